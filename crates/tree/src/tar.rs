@@ -138,6 +138,10 @@ impl<W: Write> Sink for TarSink<W> {
         }
         Ok(())
     }
+
+    fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
+        self.set_extra_pax(records.to_vec());
+    }
 }
 
 /// Puts `name` into the ustar name/prefix fields if it fits there as ASCII; false otherwise
