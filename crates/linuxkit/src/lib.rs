@@ -5,5 +5,10 @@
 //! `runtime.json` of each container ([`runtime`]), the metadata dump of the resolved yml
 //! ([`metadata`]) and the rootfs assembled from the sections ([`assemble`]).
 
+pub mod format;
+pub mod gojson;
+pub mod metadata;
+pub mod runtime;
 pub mod yaml;
+pub mod yamlv2;
 pub mod yml;
