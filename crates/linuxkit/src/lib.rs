@@ -5,10 +5,13 @@
 //! `runtime.json` of each container ([`runtime`]), the metadata dump of the resolved yml
 //! ([`metadata`]) and the rootfs assembled from the sections ([`assemble`]).
 
+pub mod assemble;
+pub mod flatten;
 pub mod format;
 pub mod gojson;
 pub mod metadata;
 pub mod runtime;
+pub mod source;
 pub mod yaml;
 pub mod yamlv2;
 pub mod yml;
