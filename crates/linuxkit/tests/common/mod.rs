@@ -229,7 +229,7 @@ pub fn extract(tar: &[u8]) -> tempfile::TempDir {
     dir
 }
 
-/// A listing of an extracted tree: `type mode uid:gid path [-> target | sha256-prefix size]`,
+/// A listing of an extracted tree: `type mode uid:gid mtime path [-> target | contents]`,
 /// one line per entry, sorted, for golden comparison.
 pub fn listing(root: &Path) -> String {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -273,16 +273,17 @@ pub fn listing(root: &Path) -> String {
             } else {
                 m.mode() & 0o7777
             };
-            lines.push(format!(
-                "{ty} {mode:04o} {}:{} {}{}",
+            let line = format!(
+                "{ty} {mode:04o} {}:{} {} {name}{extra}",
                 m.uid(),
                 m.gid(),
-                name,
-                extra
-            ));
+                m.mtime()
+            );
+            lines.push((name, line));
         }
     }
-    lines.sort_by(|a, b| a.split(' ').nth(3).cmp(&b.split(' ').nth(3)));
+    lines.sort();
+    let lines: Vec<String> = lines.into_iter().map(|(_, l)| l).collect();
     lines.join("\n") + "\n"
 }
 
