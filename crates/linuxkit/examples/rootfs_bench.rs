@@ -15,11 +15,15 @@ use evebuild_tree::tar::TarSink;
 use std::path::{Path, PathBuf};
 
 fn files_under(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
-        let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
         if m.is_dir() {
             files_under(&p, out);
         } else if m.is_file() && std::fs::File::open(&p).is_ok() {
@@ -32,7 +36,11 @@ fn make(args: &[String]) {
     let store = Store::open(Path::new(&args[0])).unwrap();
     let total: u64 = args[1].parse::<u64>().unwrap() << 20;
     let n: usize = args[2].parse().unwrap();
-    let compression = if args[3] == "gzip" { Compression::Gzip } else { Compression::None };
+    let compression = if args[3] == "gzip" {
+        Compression::Gzip
+    } else {
+        Compression::None
+    };
     let src = Path::new(&args[4]);
     let mut files = Vec::new();
     files_under(src, &mut files);
@@ -63,8 +71,19 @@ fn make(args: &[String]) {
         let config = ImageConfigurationBuilder::default()
             .architecture("amd64")
             .os("linux")
-            .config(ConfigBuilder::default().cmd(vec!["/bin/true".to_string()]).build().unwrap())
-            .rootfs(RootFsBuilder::default().typ("layers").diff_ids(Vec::<String>::new()).build().unwrap())
+            .config(
+                ConfigBuilder::default()
+                    .cmd(vec!["/bin/true".to_string()])
+                    .build()
+                    .unwrap(),
+            )
+            .rootfs(
+                RootFsBuilder::default()
+                    .typ("layers")
+                    .diff_ids(Vec::<String>::new())
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap();
         let d = store.write_image(&config, &layers).unwrap();
@@ -84,8 +103,15 @@ fn run_assemble(args: &[String]) {
     let store = Store::open(Path::new(&args[0])).unwrap();
     let text = std::fs::read_to_string(&args[1]).unwrap();
     let config = Config::parse(&text, &args[1]).unwrap();
-    let images = StoreImages { store: &store, platform: Platform::linux("amd64") };
-    let ctx = AssembleContext { images: &images, base_dir: PathBuf::from("."), home_dir: None };
+    let images = StoreImages {
+        store: &store,
+        platform: Platform::linux("amd64"),
+    };
+    let ctx = AssembleContext {
+        images: &images,
+        base_dir: PathBuf::from("."),
+        home_dir: None,
+    };
     let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&args[2]).unwrap());
     let mut sink = TarSink::new(out);
     let report = assemble(&config, &ctx, &mut sink).unwrap_or_else(|e| panic!("{e}"));
@@ -99,7 +125,9 @@ fn main() {
         Some("make") if args.len() == 7 => make(&args[1..]),
         Some("assemble") if args.len() == 4 => run_assemble(&args[1..]),
         _ => {
-            eprintln!("usage: rootfs_bench make <store> <MiB> <images> <gzip|none> <src> <out.yml> | assemble <store> <yml> <out.tar>");
+            eprintln!(
+                "usage: rootfs_bench make <store> <MiB> <images> <gzip|none> <src> <out.yml> | assemble <store> <yml> <out.tar>"
+            );
             std::process::exit(2);
         }
     }

@@ -89,7 +89,6 @@ const MAX_SMALL_FILE: u64 = 64 << 20;
 struct StreamSpec {
     image: usize,
     stream: Stream,
-    whiteouts: bool,
 }
 
 struct Plan<'a> {
@@ -135,24 +134,19 @@ impl<'a> Plan<'a> {
         whiteouts: bool,
         location: &str,
     ) -> Result<(u32, Tree), AssembleError> {
-        self.streams.push(StreamSpec {
-            image,
-            stream,
-            whiteouts,
-        });
+        self.streams.push(StreamSpec { image, stream });
         let id = (self.streams.len() - 1) as u32;
         let mut f = Flattener::new(id, whiteouts);
-        let mut failure: Option<TreeError> = None;
         let img = &*self.images[image];
         visit_members(img, stream, &mut |layer, ordinal, e, _| {
             f.apply(layer, ordinal, e).map_err(|err| {
-                let msg = format!("layer {}: {err}", img.layer_name(layer as usize));
-                failure = Some(err);
-                evebuild_tree::Error::Tar(msg)
+                evebuild_tree::Error::Tar(format!(
+                    "layer {}: {err}",
+                    img.layer_name(layer as usize)
+                ))
             })
         })
         .map_err(|e| section_err(location, format!("{}: {e}", img.reference())))?;
-        debug_assert!(failure.is_none() || true);
         Ok((id, f.tree))
     }
 
@@ -307,10 +301,8 @@ fn lookup_name(
     for line in String::from_utf8_lossy(&text).lines() {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() >= 3 && f[0] == name {
-            let field = match kind {
-                IdKind::User => f[2],
-                IdKind::Group => f[2],
-            };
+            // passwd: name:x:uid:gid…; group: name:x:gid:members — the id is field 3 of both.
+            let field = f[2];
             return field
                 .parse()
                 .map(Some)
@@ -848,7 +840,6 @@ fn emit(plan: &Plan<'_>, sink: &mut dyn Sink) -> Result<Report, AssembleError> {
                 ),
             ));
         }
-        let _ = spec.whiteouts;
     }
     for (p, target, node) in links {
         let mut entry = node.entry(p.clone());
