@@ -11,8 +11,11 @@
 //! Leaves out: remote `ADD` sources (URLs, git), `RUN --mount` semantics beyond what the
 //! delegated builder does, SBOM attestations.
 
+pub mod context;
 pub mod dockerfile;
 pub mod ignore;
+pub mod image_config;
+pub mod native;
 
 use std::path::{Path, PathBuf};
 
