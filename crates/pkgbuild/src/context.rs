@@ -62,12 +62,20 @@ pub fn load(sources: &[Source], dockerfile: &Path) -> Result<Fs, Error> {
             };
             let target = std::fs::metadata(&s.host).map_err(|e| Error::io(&s.host, e))?;
             fs.insert(Node {
-                entry: Entry::file(dest.clone(), target.len(), md_mode(&target), md_mtime(&target)),
+                entry: Entry::file(
+                    dest.clone(),
+                    target.len(),
+                    md_mode(&target),
+                    md_mtime(&target),
+                ),
                 data: Data::Host(s.host.clone()),
             });
         }
     }
-    let root = sources.iter().find(|s| s.dest.is_none()).map(|s| s.host.clone());
+    let root = sources
+        .iter()
+        .find(|s| s.dest.is_none())
+        .map(|s| s.host.clone());
     if let Some(root) = root {
         let name = dockerfile
             .file_name()

@@ -69,10 +69,7 @@ impl Ignore {
 
     /// True when `path` (relative, `/`-separated, no leading `/`) is excluded.
     pub fn excludes(&self, path: &str) -> bool {
-        let parents: Vec<&str> = path
-            .match_indices('/')
-            .map(|(i, _)| &path[..i])
-            .collect();
+        let parents: Vec<&str> = path.match_indices('/').map(|(i, _)| &path[..i]).collect();
         let mut matched = false;
         for p in &self.patterns {
             if p.exclusion != matched {
@@ -128,7 +125,11 @@ fn compile(p: &str) -> Vec<Tok> {
                 if cs.get(i) == Some(&'/') {
                     i += 1;
                 }
-                out.push(if i >= cs.len() { Tok::Rest } else { Tok::DirStar });
+                out.push(if i >= cs.len() {
+                    Tok::Rest
+                } else {
+                    Tok::DirStar
+                });
             }
             '*' => out.push(Tok::Star),
             '?' => out.push(Tok::Quest),
@@ -156,7 +157,9 @@ fn compile(p: &str) -> Vec<Tok> {
                         j += 1;
                         lo = cs[j];
                     }
-                    let hi = if cs.get(j + 1) == Some(&'-') && cs.get(j + 2).is_some_and(|c| *c != ']') {
+                    let hi = if cs.get(j + 1) == Some(&'-')
+                        && cs.get(j + 2).is_some_and(|c| *c != ']')
+                    {
                         j += 2;
                         cs[j]
                     } else {
@@ -185,9 +188,11 @@ fn matches(toks: &[Tok], s: &[char]) -> bool {
     match t {
         Tok::Lit(c) => s.first() == Some(c) && matches(rest, &s[1..]),
         Tok::Quest => s.first().is_some_and(|c| *c != '/') && matches(rest, &s[1..]),
-        Tok::Class(neg, ranges) => s.first().is_some_and(|c| {
-            *c != '/' && (ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *neg)
-        }) && matches(rest, &s[1..]),
+        Tok::Class(neg, ranges) => {
+            s.first().is_some_and(|c| {
+                *c != '/' && (ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *neg)
+            }) && matches(rest, &s[1..])
+        }
         Tok::Star => {
             let mut i = 0;
             loop {
@@ -217,7 +222,9 @@ mod tests {
 
     #[test]
     fn patternmatcher_semantics() {
-        let ig = Ignore::parse("# comment\n*.md\n!README.md\n/build/\ndocs/**/*.tmp\n**/secret\n  tmp?  \n[ab]x\n");
+        let ig = Ignore::parse(
+            "# comment\n*.md\n!README.md\n/build/\ndocs/**/*.tmp\n**/secret\n  tmp?  \n[ab]x\n",
+        );
         for (p, want) in [
             ("x.md", true),
             ("README.md", false),

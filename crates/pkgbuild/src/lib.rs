@@ -11,11 +11,18 @@
 //! Leaves out: remote `ADD` sources (URLs, git), `RUN --mount` semantics beyond what the
 //! delegated builder does, SBOM attestations.
 
+pub mod buildargs;
 pub mod context;
+pub mod delegate;
+pub mod deps;
 pub mod dockerfile;
 pub mod ignore;
 pub mod image_config;
 pub mod native;
+pub mod package;
+pub mod store_images;
+
+pub use package::{BuildOptions, BuiltPackage, build_package};
 
 use std::path::{Path, PathBuf};
 

@@ -203,7 +203,15 @@ pub fn interpret(raw: &RawInstruction, escape: char) -> Result<Command, String> 
             let allowed: &[&str] = if kw == "copy" {
                 &["from", "chown", "chmod", "link", "exclude", "parents"]
             } else {
-                &["chown", "chmod", "link", "exclude", "keep-git-dir", "checksum", "unpack"]
+                &[
+                    "chown",
+                    "chmod",
+                    "link",
+                    "exclude",
+                    "keep-git-dir",
+                    "checksum",
+                    "unpack",
+                ]
             };
             let flags = Flags::parse(&raw.flags, allowed, kw)?;
             if flags.has("parents") {
@@ -293,7 +301,10 @@ pub fn interpret(raw: &RawInstruction, escape: char) -> Result<Command, String> 
                 _ => split_blank(rest),
             };
             if words.is_empty() {
-                return Err(format!("{} requires at least one argument", kw.to_ascii_uppercase()));
+                return Err(format!(
+                    "{} requires at least one argument",
+                    kw.to_ascii_uppercase()
+                ));
             }
             if kw == "expose" {
                 Command::Expose(words)
@@ -310,14 +321,23 @@ pub fn interpret(raw: &RawInstruction, escape: char) -> Result<Command, String> 
         }
         "maintainer" => Command::Maintainer(rest.to_string()),
         "onbuild" => {
-            let sub = rest.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+            let sub = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
             if matches!(sub.as_str(), "onbuild" | "from" | "maintainer" | "") {
                 return Err(format!("{sub:?} isn't allowed as an ONBUILD trigger"));
             }
             Command::Onbuild(rest.to_string())
         }
         "healthcheck" => Command::Healthcheck(health(raw)?),
-        other => return Err(format!("unknown instruction: {}", other.to_ascii_uppercase())),
+        other => {
+            return Err(format!(
+                "unknown instruction: {}",
+                other.to_ascii_uppercase()
+            ));
+        }
     };
     Ok(cmd)
 }
@@ -355,15 +375,25 @@ fn health(raw: &RawInstruction) -> Result<Health, String> {
     }
     let flags = Flags::parse(
         &raw.flags,
-        &["interval", "timeout", "start-period", "start-interval", "retries"],
+        &[
+            "interval",
+            "timeout",
+            "start-period",
+            "start-interval",
+            "retries",
+        ],
         "healthcheck",
     )?;
     let mut durations = [None; 4];
-    for (i, name) in ["interval", "timeout", "start-period", "start-interval"].iter().enumerate() {
+    for (i, name) in ["interval", "timeout", "start-period", "start-interval"]
+        .iter()
+        .enumerate()
+    {
         if let Some(v) = flags.value(name) {
-            durations[i] = Some(parse_duration(&v).ok_or_else(|| {
-                format!("HEALTHCHECK --{name}: cannot parse duration {v:?}")
-            })?);
+            durations[i] = Some(
+                parse_duration(&v)
+                    .ok_or_else(|| format!("HEALTHCHECK --{name}: cannot parse duration {v:?}"))?,
+            );
         }
     }
     let retries = match flags.value("retries") {
@@ -399,7 +429,9 @@ fn parse_duration(s: &str) -> Option<i64> {
         let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let num: f64 = rest[..n].parse().ok()?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..u] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,
@@ -510,7 +542,10 @@ fn parse_name_val(rest: &str, kw: &str, escape: char) -> Result<Vec<(String, Str
     if !first.contains('=') {
         let mut parts = rest.splitn(2, |c| matches!(c, ' ' | '\t' | '\u{b}' | '\u{c}' | '\r'));
         let k = parts.next().unwrap_or("");
-        let v = parts.next().map(|v| v.trim_start_matches([' ', '\t'])).unwrap_or("");
+        let v = parts
+            .next()
+            .map(|v| v.trim_start_matches([' ', '\t']))
+            .unwrap_or("");
         if v.is_empty() {
             return Err(format!("{kw} must have two arguments"));
         }
@@ -557,10 +592,18 @@ impl Flags {
         Ok(Flags(out))
     }
     fn value(&self, name: &str) -> Option<String> {
-        self.0.iter().rev().find(|(n, _)| n == name).and_then(|(_, v)| v.clone())
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.clone())
     }
     fn values(&self, name: &str) -> Vec<String> {
-        self.0.iter().filter(|(n, _)| n == name).filter_map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .filter_map(|(_, v)| v.clone())
+            .collect()
     }
     fn has(&self, name: &str) -> bool {
         self.0
@@ -587,7 +630,10 @@ mod tests {
         );
         assert_eq!(
             one("ENV A=\"b c\" D=e").unwrap(),
-            Command::Env(vec![("A".into(), "\"b c\"".into()), ("D".into(), "e".into())])
+            Command::Env(vec![
+                ("A".into(), "\"b c\"".into()),
+                ("D".into(), "e".into())
+            ])
         );
         assert!(one("ENV A=1 B").is_err());
         assert!(one("ENV A").is_err());
@@ -598,16 +644,37 @@ mod tests {
         let Command::Copy(c) = one("COPY --from=b --chmod=755 a b /d/").unwrap() else {
             panic!()
         };
-        assert_eq!((c.sources, c.dest, c.from), (vec!["a".into(), "b".into()], "/d/".into(), Some("b".into())));
-        assert!(one("COPY --frm=b a /").unwrap_err().contains("unknown flag: --frm"));
+        assert_eq!(
+            (c.sources, c.dest, c.from),
+            (vec!["a".into(), "b".into()], "/d/".into(), Some("b".into()))
+        );
+        assert!(
+            one("COPY --frm=b a /")
+                .unwrap_err()
+                .contains("unknown flag: --frm")
+        );
         assert!(one("COPY a").is_err());
-        assert!(one("FROBNICATE x").unwrap_err().contains("unknown instruction: FROBNICATE"));
-        assert!(matches!(one("CMD [\"a\", \"b\"]").unwrap(), Command::Cmd(CmdLine::Exec(_))));
-        assert!(matches!(one("CMD [\"a\" \"b\"]").unwrap(), Command::Cmd(CmdLine::Shell(_))));
+        assert!(
+            one("FROBNICATE x")
+                .unwrap_err()
+                .contains("unknown instruction: FROBNICATE")
+        );
+        assert!(matches!(
+            one("CMD [\"a\", \"b\"]").unwrap(),
+            Command::Cmd(CmdLine::Exec(_))
+        ));
+        assert!(matches!(
+            one("CMD [\"a\" \"b\"]").unwrap(),
+            Command::Cmd(CmdLine::Shell(_))
+        ));
         assert!(one("CMD [\"a\", 1]").is_err());
         assert!(matches!(
             one("HEALTHCHECK --interval=5s --retries=3 CMD true").unwrap(),
-            Command::Healthcheck(Health::Check { durations: [Some(5_000_000_000), None, None, None], retries: Some(3), .. })
+            Command::Healthcheck(Health::Check {
+                durations: [Some(5_000_000_000), None, None, None],
+                retries: Some(3),
+                ..
+            })
         ));
     }
 

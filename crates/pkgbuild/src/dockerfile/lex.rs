@@ -17,7 +17,10 @@ pub trait Env {
 
 impl Env for [(String, String)] {
     fn get(&self, name: &str) -> Option<String> {
-        self.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -131,10 +134,11 @@ impl Lexer {
             lex: *self,
             raw_escapes: self.raw_escapes,
         };
-        s.stop_on(None, self.raw_escapes).map_err(|message| LexError {
-            message,
-            word: word.to_string(),
-        })
+        s.stop_on(None, self.raw_escapes)
+            .map_err(|message| LexError {
+                message,
+                word: word.to_string(),
+            })
     }
 }
 
@@ -378,18 +382,32 @@ impl Scan<'_> {
                 if value.is_none() && self.lex.skip_unset {
                     return Ok(format!("${{{name}{ops}{word}}}"));
                 }
-                let empty = value.as_deref().is_none_or(|v| null_is_unset && v.is_empty());
+                let empty = value
+                    .as_deref()
+                    .is_none_or(|v| null_is_unset && v.is_empty());
                 match op {
-                    Some('-') => Ok(if empty { word } else { value.unwrap_or_default() }),
+                    Some('-') => Ok(if empty {
+                        word
+                    } else {
+                        value.unwrap_or_default()
+                    }),
                     Some('+') => Ok(if empty { String::new() } else { word }),
                     Some('?') => match value {
                         None => Err(format!(
                             "{name}: {}",
-                            if word.is_empty() { "is not allowed to be unset" } else { &word }
+                            if word.is_empty() {
+                                "is not allowed to be unset"
+                            } else {
+                                &word
+                            }
                         )),
                         Some(v) if null_is_unset && v.is_empty() => Err(format!(
                             "{name}: {}",
-                            if word.is_empty() { "is not allowed to be empty" } else { &word }
+                            if word.is_empty() {
+                                "is not allowed to be empty"
+                            } else {
+                                &word
+                            }
                         )),
                         Some(v) => Ok(v),
                     },
@@ -467,7 +485,11 @@ impl Pattern {
                         it.next();
                         out.push(Tok::Lit(n));
                     }
-                    Some(n) => return Err(format!("invalid pattern ({p}) in substitution: invalid escape '\\{n}'")),
+                    Some(n) => {
+                        return Err(format!(
+                            "invalid pattern ({p}) in substitution: invalid escape '\\{n}'"
+                        ));
+                    }
                     None => out.push(Tok::Lit('\\')),
                 },
                 c => out.push(Tok::Lit(c)),
@@ -540,7 +562,11 @@ fn trim_prefix(pat: &str, v: &str, greedy: bool) -> Result<String, String> {
     let p = Pattern::parse(pat)?;
     let s: Vec<char> = v.chars().collect();
     let m = p.prefix_matches(&s);
-    let cut = if greedy { m.iter().max() } else { m.iter().min() };
+    let cut = if greedy {
+        m.iter().max()
+    } else {
+        m.iter().min()
+    };
     Ok(match cut {
         Some(&n) => s[n..].iter().collect(),
         None => v.to_string(),
@@ -552,7 +578,11 @@ fn trim_suffix(pat: &str, v: &str, greedy: bool) -> Result<String, String> {
     let mut s: Vec<char> = v.chars().collect();
     s.reverse();
     let m = p.prefix_matches(&s);
-    let cut = if greedy { m.iter().max() } else { m.iter().min() };
+    let cut = if greedy {
+        m.iter().max()
+    } else {
+        m.iter().min()
+    };
     Ok(match cut {
         Some(&n) => s[n..].iter().rev().collect(),
         None => v.to_string(),
@@ -564,10 +594,15 @@ mod tests {
     use super::*;
 
     fn env() -> Vec<(String, String)> {
-        [("A", "alpha"), ("E", ""), ("P", "/usr/local/bin"), ("S", "x y")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        [
+            ("A", "alpha"),
+            ("E", ""),
+            ("P", "/usr/local/bin"),
+            ("S", "x y"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
     }
 
     #[test]
@@ -602,7 +637,12 @@ mod tests {
         for (w, want) in cases {
             assert_eq!(l.process_word(w, &e).unwrap(), want, "{w}");
         }
-        assert!(l.process_word("${U?}", &e).unwrap_err().message.contains("U: is not allowed to be unset"));
+        assert!(
+            l.process_word("${U?}", &e)
+                .unwrap_err()
+                .message
+                .contains("U: is not allowed to be unset")
+        );
         assert!(l.process_word("${A", &e).is_err());
         assert!(l.process_word("'open", &e).is_err());
     }
@@ -611,7 +651,10 @@ mod tests {
     fn splits_after_expansion_but_not_quoted() {
         let l = Lexer::new('\\');
         let e = env();
-        assert_eq!(l.process_words("a $S \"$S\" 'c d'", &e).unwrap(), ["a", "x", "y", "x y", "c d"]);
+        assert_eq!(
+            l.process_words("a $S \"$S\" 'c d'", &e).unwrap(),
+            ["a", "x", "y", "x y", "c d"]
+        );
         let b = Lexer::new('`');
         assert_eq!(b.process_word("a`$b", &e).unwrap(), "a$b");
     }

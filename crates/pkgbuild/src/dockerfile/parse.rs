@@ -196,10 +196,7 @@ pub fn parse(text: &str) -> Result<RawDockerfile, LineError> {
             joined.push_str(body);
         }
         if empty_continuation {
-            warnings.push((
-                start,
-                format!("empty continuation line found in: {joined}"),
-            ));
+            warnings.push((start, format!("empty continuation line found in: {joined}")));
         }
         let (keyword, flags, rest) = split_command(&joined, d.escape).map_err(|m| err(start, m))?;
         let keyword = keyword.to_ascii_lowercase();
@@ -437,7 +434,8 @@ mod tests {
 
     #[test]
     fn heredocs() {
-        let text = "FROM scratch\nCOPY <<EOF <<-'END' /dst/\nhello $X\r\nEOF\n\tbye\n\tEND\nLABEL a=b\n";
+        let text =
+            "FROM scratch\nCOPY <<EOF <<-'END' /dst/\nhello $X\r\nEOF\n\tbye\n\tEND\nLABEL a=b\n";
         let d = parse(text).unwrap();
         let c = &d.instructions[1];
         assert_eq!(c.heredocs.len(), 2);
@@ -456,7 +454,8 @@ mod tests {
 
     #[test]
     fn flags() {
-        let d = parse("FROM scratch\nCOPY --from=build --chmod=0755 --chown=\"a b\" x y\n").unwrap();
+        let d =
+            parse("FROM scratch\nCOPY --from=build --chmod=0755 --chown=\"a b\" x y\n").unwrap();
         let c = &d.instructions[1];
         assert_eq!(c.flags, ["--from=build", "--chmod=0755", "--chown=a b"]);
         assert_eq!(c.rest, "x y");

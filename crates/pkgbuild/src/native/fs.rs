@@ -105,7 +105,11 @@ impl Fs {
     /// Resolves symlinks in `path` inside this root (absolute targets start at the root, `..`
     /// stops at it). The last component is followed only with `follow_last`. Returns the
     /// resolved path, which need not exist; `None` is the root itself.
-    pub fn resolve(&self, path: &EntryPath, follow_last: bool) -> Result<Option<EntryPath>, String> {
+    pub fn resolve(
+        &self,
+        path: &EntryPath,
+        follow_last: bool,
+    ) -> Result<Option<EntryPath>, String> {
         let mut hops = 0;
         let mut todo: Vec<Vec<u8>> = path.components().map(|c| c.to_vec()).collect();
         todo.reverse();
@@ -136,7 +140,9 @@ impl Fs {
             {
                 hops += 1;
                 if hops > MAX_HOPS {
-                    return Err(format!("too many levels of symbolic links resolving {path}"));
+                    return Err(format!(
+                        "too many levels of symbolic links resolving {path}"
+                    ));
                 }
                 cur.pop();
                 if target.starts_with(b"/") {

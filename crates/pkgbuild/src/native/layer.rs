@@ -92,8 +92,11 @@ pub fn apply_layer(fs: &mut Fs, blob: &str, reader: Box<dyn Read + '_>) -> Resul
         let name = e.path.file_name();
         if name == b".wh..wh..opq" {
             if let Some(dir) = e.path.parent() {
-                let below: Vec<EntryPath> =
-                    fs.descendants(&dir).iter().map(|n| n.entry.path.clone()).collect();
+                let below: Vec<EntryPath> = fs
+                    .descendants(&dir)
+                    .iter()
+                    .map(|n| n.entry.path.clone())
+                    .collect();
                 for p in below {
                     fs.remove_all(&p);
                 }
@@ -166,9 +169,11 @@ pub fn load_layer_data(nodes: &mut [Node], blobs: &dyn BlobSource) -> Result<(),
             fn add(&mut self, e: &Entry, data: &mut dyn Read) -> Result<(), evebuild_tree::Error> {
                 if matches!(e.kind, Kind::File { .. }) && self.paths.contains(&e.path) {
                     let mut buf = Vec::with_capacity(e.size() as usize);
-                    data.read_to_end(&mut buf)
-                        .map_err(|err| evebuild_tree::Error::io(format!("reading {}", e.path), err))?;
-                    self.got.insert((self.blob.to_string(), e.path.clone()), buf.into());
+                    data.read_to_end(&mut buf).map_err(|err| {
+                        evebuild_tree::Error::io(format!("reading {}", e.path), err)
+                    })?;
+                    self.got
+                        .insert((self.blob.to_string(), e.path.clone()), buf.into());
                 }
                 Ok(())
             }
@@ -184,7 +189,9 @@ pub fn load_layer_data(nodes: &mut [Node], blobs: &dyn BlobSource) -> Result<(),
     for n in nodes.iter_mut() {
         if let Data::Layer { blob, path } = &n.data {
             let Some(bytes) = got.get(&(blob.clone(), path.clone())) else {
-                return Err(Error::Other(format!("layer {blob}: member {path} not found")));
+                return Err(Error::Other(format!(
+                    "layer {blob}: member {path} not found"
+                )));
             };
             n.data = Data::Mem(bytes.clone());
         }
@@ -266,7 +273,10 @@ pub fn write_layer(nodes: &[Node], dir: &Path) -> Result<NewLayer, Error> {
         .finish()
         .map_err(|e| Error::Other(format!("writing layer: {e}")))?;
     let diff_id = sha256_id(plain.hash);
-    let mut compressed = plain.inner.finish().map_err(|e| Error::io(file.path(), e))?;
+    let mut compressed = plain
+        .inner
+        .finish()
+        .map_err(|e| Error::io(file.path(), e))?;
     compressed.flush().map_err(|e| Error::io(file.path(), e))?;
     Ok(NewLayer {
         digest: sha256_id(compressed.hash),

@@ -158,9 +158,9 @@ pub fn build(df: &Dockerfile, o: &Options) -> Result<Built, Error> {
     };
     b.global_env = b.global_args()?;
     let target = match o.target {
-        Some(t) => df.stage_index(t, df.stages.len()).ok_or_else(|| {
-            Error::Other(format!("{}: no stage named {t:?}", df.path.display()))
-        })?,
+        Some(t) => df
+            .stage_index(t, df.stages.len())
+            .ok_or_else(|| Error::Other(format!("{}: no stage named {t:?}", df.path.display())))?,
         None => df.stages.len() - 1,
     };
     b.build_stage(target)?;
@@ -272,7 +272,13 @@ impl<'a> Builder<'a> {
             s
         } else {
             let img = self.resolve_image(&base, &arch, stage.line)?;
-            if img.config.config.on_build.as_ref().is_some_and(|v| !v.is_empty()) {
+            if img
+                .config
+                .config
+                .on_build
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            {
                 return Err(self.err(
                     stage.line,
                     format!("{base} has ONBUILD triggers, which evebuild does not run"),
@@ -290,7 +296,13 @@ impl<'a> Builder<'a> {
         };
         st.config.architecture = arch;
         st.config.os = "linux".into();
-        if !st.config.config.env_pairs().iter().any(|(k, _)| k == "PATH") {
+        if !st
+            .config
+            .config
+            .env_pairs()
+            .iter()
+            .any(|(k, _)| k == "PATH")
+        {
             st.config.config.env.push(format!("PATH={DEFAULT_PATH}"));
         }
         st.env = st.config.config.env_pairs();
@@ -383,7 +395,11 @@ impl<'a> Builder<'a> {
                         .process_words(p, &st.env)
                         .map_err(|e| self.err(line, e.to_string()))?
                     {
-                        let key = if p.contains('/') { p } else { format!("{p}/tcp") };
+                        let key = if p.contains('/') {
+                            p
+                        } else {
+                            format!("{p}/tcp")
+                        };
                         st.config.config.exposed_ports.insert(key, Empty {});
                     }
                 }
@@ -476,8 +492,8 @@ impl<'a> Builder<'a> {
 
     fn mkdir_layer(&self, st: &mut State, path: &EntryPath, line: usize) -> Result<bool, Error> {
         let sde = self.o.source_date_epoch;
-        let owner = users::resolve_owner(self, st, &st.config.config.user.clone(), line)
-            .unwrap_or((0, 0));
+        let owner =
+            users::resolve_owner(self, st, &st.config.config.user.clone(), line).unwrap_or((0, 0));
         let fs = self.fs(st)?;
         let mut nodes = BTreeMap::new();
         mkdir_parents(fs, path, true, owner, sde, &mut nodes).map_err(|m| self.err(line, m))?;
@@ -568,7 +584,11 @@ impl<'a> Builder<'a> {
                     let img = self.resolve_image(&f, &st.arch, line)?;
                     let mut fs = Fs::new();
                     for l in &img.layers {
-                        layer::apply_layer(&mut fs, &l.digest, self.o.images.open_blob(&l.digest)?)?;
+                        layer::apply_layer(
+                            &mut fs,
+                            &l.digest,
+                            self.o.images.open_blob(&l.digest)?,
+                        )?;
                     }
                     from_stage_state = Some(fs);
                 }
@@ -659,7 +679,9 @@ impl<'a> Builder<'a> {
                     None => EntryPath::from_bytes(name).map_err(|e| e.to_string()),
                 }
             } else {
-                let d = dest_path.clone().ok_or("copying a file onto / needs a directory destination")?;
+                let d = dest_path
+                    .clone()
+                    .ok_or("copying a file onto / needs a directory destination")?;
                 let parent = match d.parent() {
                     Some(p) => dest_fs.resolve(&p, true)?,
                     None => None,
@@ -694,7 +716,13 @@ impl<'a> Builder<'a> {
                                 e
                             }
                         };
-                        out.insert(b.as_bytes().to_vec(), Node { entry: e, data: Data::None });
+                        out.insert(
+                            b.as_bytes().to_vec(),
+                            Node {
+                                entry: e,
+                                data: Data::None,
+                            },
+                        );
                     }
                 }
                 let children: Vec<&Node> = match src {
@@ -789,7 +817,12 @@ impl<'a> Builder<'a> {
                 mkdir_parents(dest_fs, &parent, true, parent_owner, sde, &mut out)
                     .map_err(|m| self.err(line, m))?;
             }
-            let mut e = Entry::file(target.clone(), content.len() as u64, chmod.unwrap_or(0o644), sde);
+            let mut e = Entry::file(
+                target.clone(),
+                content.len() as u64,
+                chmod.unwrap_or(0o644),
+                sde,
+            );
             (e.uid, e.gid) = parent_owner;
             out.insert(
                 target.as_bytes().to_vec(),
@@ -835,7 +868,13 @@ fn mkdir_parents(
         }
         let mut e = Entry::dir(a.clone(), 0o755, sde);
         (e.uid, e.gid) = owner;
-        out.insert(a.as_bytes().to_vec(), Node { entry: e, data: Data::None });
+        out.insert(
+            a.as_bytes().to_vec(),
+            Node {
+                entry: e,
+                data: Data::None,
+            },
+        );
     }
     Ok(())
 }
@@ -883,7 +922,13 @@ use std::io::Read as _;
 fn header_sum(h: &[u8; 512]) -> u32 {
     h.iter()
         .enumerate()
-        .map(|(i, b)| if (148..156).contains(&i) { 32 } else { u32::from(*b) })
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
         .sum()
 }
 
@@ -964,7 +1009,7 @@ fn glob(fs: &Fs, pattern: &str) -> Vec<EntryPath> {
         .collect()
 }
 
-fn component_match(p: &[u8], s: &[u8]) -> bool {
+pub(crate) fn component_match(p: &[u8], s: &[u8]) -> bool {
     match p.first() {
         None => s.is_empty(),
         Some(b'*') => (0..=s.len()).any(|i| component_match(&p[1..], &s[i..])),

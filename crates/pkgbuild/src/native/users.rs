@@ -23,7 +23,10 @@ pub(super) fn resolve_owner(
     let uid = match user.parse::<u32>() {
         Ok(n) => n,
         Err(_) => lookup(b, st, "etc/passwd", user, 2)?.ok_or_else(|| {
-            b.err(line, format!("unable to find user {user}: no matching entries in /etc/passwd"))
+            b.err(
+                line,
+                format!("unable to find user {user}: no matching entries in /etc/passwd"),
+            )
         })?,
     };
     let gid = match group {
@@ -31,7 +34,10 @@ pub(super) fn resolve_owner(
         Some(g) => match g.parse::<u32>() {
             Ok(n) => n,
             Err(_) => lookup(b, st, "etc/group", g, 2)?.ok_or_else(|| {
-                b.err(line, format!("unable to find group {g}: no matching entries in /etc/group"))
+                b.err(
+                    line,
+                    format!("unable to find group {g}: no matching entries in /etc/group"),
+                )
             })?,
         },
     };
