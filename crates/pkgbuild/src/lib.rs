@@ -20,9 +20,11 @@ pub mod ignore;
 pub mod image_config;
 pub mod native;
 pub mod package;
+pub mod pkgs;
 pub mod store_images;
 
 pub use package::{BuildOptions, BuiltPackage, build_package};
+pub use pkgs::{AllOptions, Progress, Summary, build_all};
 
 use std::path::{Path, PathBuf};
 

@@ -98,7 +98,7 @@ pub fn build_tagged(store: &Store, tag: &PkgTag, o: &BuildOptions) -> Result<Bui
         Some(t) => t,
         None => git.as_ref().map_or(0, |g| g.last_change),
     };
-    let build_args = build_args(tag, o, git.as_ref())?;
+    let (explicit_args, build_args) = build_args(tag, o, git.as_ref())?;
     let labels = labels(tag, git.as_ref());
     let build_yml = pkg_dir.join(o.tag.build_yml.as_deref().unwrap_or("build.yml"));
     let mut sources = vec![context::Source {
@@ -131,7 +131,7 @@ pub fn build_tagged(store: &Store, tag: &PkgTag, o: &BuildOptions) -> Result<Bui
         let arch_ref = reference
             .with_tag(&format!("{}-{arch}", reference.tag().unwrap_or("latest")))
             .map_err(oci_err)?;
-        let key = inputs_key(&df, &images, arch, &build_args, needs_builder)?;
+        let key = inputs_key(&df, &images, arch, &explicit_args, needs_builder)?;
         if !o.force
             && let Some(d) = present(store, &arch_ref, &key)?
         {
@@ -307,7 +307,9 @@ fn write_index(
 }
 
 /// Hash of what, beyond the package's files, decides the image: resolved base images (by
-/// manifest digest), build args, and whether a container builder makes it.
+/// manifest digest), the build args build.yml and the caller give, and whether a container
+/// builder makes it. linuxkit's per-commit defaults (REVISION, GOPKGVERSION) are left out, so
+/// a commit elsewhere does not rebuild a package, as in linuxkit.
 fn inputs_key(
     df: &Dockerfile,
     images: &StoreImages,
@@ -377,13 +379,17 @@ pub fn git_facts(pkg_dir: &Path, dirty: bool) -> Option<GitFacts> {
     })
 }
 
-/// build.yml buildArgs (with `@lkt:` expansion), then the extra ones, then linuxkit's defaults
-/// for what is still unset: SOURCE, REVISION, GOPKGVERSION, PKG_HASH, PKG_IMAGE.
+/// Build args as pairs.
+type Args = Vec<(String, String)>;
+
+/// build.yml buildArgs (with `@lkt:` expansion), then the extra ones; and those followed by
+/// linuxkit's defaults for what is still unset: SOURCE, REVISION, GOPKGVERSION, PKG_HASH,
+/// PKG_IMAGE.
 fn build_args(
     tag: &PkgTag,
     o: &BuildOptions,
     git: Option<&GitFacts>,
-) -> Result<Vec<(String, String)>, Error> {
+) -> Result<(Args, Args), Error> {
     let mut out: Vec<(String, String)> = Vec::new();
     let set = |out: &mut Vec<(String, String)>, k: String, v: String| {
         out.retain(|(n, _)| *n != k);
@@ -400,6 +406,7 @@ fn build_args(
     for (k, v) in &o.build_args {
         set(&mut out, k.trim().to_string(), v.trim().to_string());
     }
+    let explicit = out.clone();
     let has = |out: &Vec<(String, String)>, k: &str| out.iter().any(|(n, _)| n == k);
     let mut defaults: Vec<(&str, String)> = Vec::new();
     if git.is_some() && !tag.build.gitrepo.is_empty() {
@@ -420,7 +427,7 @@ fn build_args(
             out.push((k.to_string(), v));
         }
     }
-    Ok(out)
+    Ok((explicit, out))
 }
 
 /// The labels linuxkit sets on every package image.
