@@ -6,7 +6,8 @@
 //!
 //! Reproducibility: `--timestamp SOURCE_DATE_EPOCH` fixes `created` and layer mtimes;
 //! `--identity-label=false` drops buildah's version label. Network only when build.yml says
-//! `network: true`. Another architecture than the host's needs a registered binfmt emulator
+//! `network: true` (otherwise buildah runs in a network namespace of its own, `unshare --net`,
+//! which needs root or CAP_SYS_ADMIN). Another architecture than the host's needs a registered binfmt emulator
 //! (qemu-user-static); without one the build stops with what to install.
 //!
 //! Left out: docker buildx / BuildKit as builders (only detected for the error message).
@@ -112,7 +113,19 @@ struct Buildah {
 
 impl Buildah {
     fn run(&self, args: &[&str]) -> Result<String, Error> {
-        let mut c = Command::new("buildah");
+        self.run_in(false, args)
+    }
+
+    /// Runs buildah; with `offline`, inside a new network namespace (only a loopback): chroot
+    /// isolation cannot take `--network none`, so the whole build is cut off instead.
+    fn run_in(&self, offline: bool, args: &[&str]) -> Result<String, Error> {
+        let mut c = if offline {
+            let mut c = Command::new("unshare");
+            c.arg("--net").arg("buildah");
+            c
+        } else {
+            Command::new("buildah")
+        };
         c.arg("--storage-driver")
             .arg("vfs")
             .arg("--root")
@@ -140,7 +153,13 @@ impl Buildah {
 /// Builds through the builder and stores the result; returns its manifest descriptor.
 pub fn build(r: &Request) -> Result<Descriptor, Error> {
     check_emulation(r.arch)?;
-    let work = tempfile::tempdir_in(r.store.root()).map_err(|e| Error::io(r.store.root(), e))?;
+    let parent = work_parent(r.store.root());
+    let work = tempfile::Builder::new()
+        .prefix("evebuild-buildah-")
+        .rand_bytes(0)
+        .suffix(&format!("{}-{}", std::process::id(), next_id()))
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io(&parent, e))?;
     let w = work.path();
     let b = Buildah {
         root: w.join("storage"),
@@ -159,10 +178,14 @@ pub fn build(r: &Request) -> Result<Descriptor, Error> {
             )));
         };
         let dir = w.join(format!("base{i}"));
-        export_layout(r.store, &img, &dir)?;
-        let id = b.run(&["pull", "--quiet", &format!("oci:{}:img", dir.display())])?;
+        // Named by the reference the Dockerfile uses, so FROM finds it with --pull=never.
+        let name = evebuild_oci::Reference::parse(written)
+            .map_err(oci_err)?
+            .to_string();
+        export_layout(r.store, &img, &dir, &name)?;
+        let id = b.run(&["pull", "--quiet", &format!("oci:{}:{name}", dir.display())])?;
         let id = id.lines().last().unwrap_or_default().to_string();
-        b.run(&["tag", &id, written])?;
+        b.run(&["tag", &id, &name, &format!("localhost/{written}")])?;
     }
     // The context: the package directory, plus extra sources copied in.
     let ctx_dir = match r.context {
@@ -181,7 +204,7 @@ pub fn build(r: &Request) -> Result<Descriptor, Error> {
         r.source_date_epoch.to_string(),
         "--identity-label=false".into(),
         "--network".into(),
-        if r.network { "host" } else { "none" }.into(),
+        "host".into(),
         "-f".into(),
         r.dockerfile.path.display().to_string(),
         "-t".into(),
@@ -200,7 +223,7 @@ pub fn build(r: &Request) -> Result<Descriptor, Error> {
     }
     args.push(ctx_dir.display().to_string());
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    b.run(&argv)?;
+    b.run_in(!r.network, &argv)?;
     let out = w.join("out");
     b.run(&[
         "push",
@@ -214,6 +237,25 @@ pub fn build(r: &Request) -> Result<Descriptor, Error> {
     // vfs storage of a chroot build can hold read-only directories; make it removable.
     let _ = Command::new("chmod").arg("-R").arg("u+w").arg(w).status();
     Ok(desc)
+}
+
+/// buildah names images pulled from an OCI layout after the layout's path, and rejects paths
+/// with upper-case letters: the work directory must have none.
+fn work_parent(store_root: &Path) -> PathBuf {
+    let lower = |p: &Path| !p.to_string_lossy().chars().any(|c| c.is_ascii_uppercase());
+    [
+        store_root.to_path_buf(),
+        std::env::temp_dir(),
+        PathBuf::from("/var/tmp"),
+    ]
+    .into_iter()
+    .find(|p| lower(p))
+    .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+fn next_id() -> u64 {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn assemble_context(sources: &[context::Source], dir: &Path) -> Result<PathBuf, Error> {
@@ -249,8 +291,14 @@ fn assemble_context(sources: &[context::Source], dir: &Path) -> Result<PathBuf, 
     Ok(dir.to_path_buf())
 }
 
-/// Writes `img` as a one-image OCI layout in `dir` named `img` (blobs hard-linked when possible).
-pub fn export_layout(store: &Store, img: &evebuild_oci::Image, dir: &Path) -> Result<(), Error> {
+/// Writes `img` as a one-image OCI layout in `dir` named `name` (blobs hard-linked when
+/// possible).
+pub fn export_layout(
+    store: &Store,
+    img: &evebuild_oci::Image,
+    dir: &Path,
+    name: &str,
+) -> Result<(), Error> {
     let blobs = dir.join(format::BLOBS_DIR);
     std::fs::create_dir_all(&blobs).map_err(|e| Error::io(&blobs, e))?;
     let mut all = vec![
@@ -272,7 +320,7 @@ pub fn export_layout(store: &Store, img: &evebuild_oci::Image, dir: &Path) -> Re
     let mut m = img.manifest_descriptor.clone();
     m.set_platform(None);
     m.set_annotations(Some(
-        [(format::ANNOTATION_REF_NAME.to_string(), "img".to_string())]
+        [(format::ANNOTATION_REF_NAME.to_string(), name.to_string())]
             .into_iter()
             .collect(),
     ));
