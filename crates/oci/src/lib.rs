@@ -11,6 +11,8 @@
 //! What it leaves out: flattening layers into a root filesystem with linuxkit's exact rules
 //! (crates/linuxkit does that); Docker schema 1 manifests; digests other than sha256.
 
+mod client;
+mod credentials;
 mod digest;
 mod document;
 mod error;
@@ -19,16 +21,23 @@ mod image;
 mod layer;
 mod lock;
 mod platform;
+mod pull;
+mod push;
 mod reference;
 mod store;
 
+pub use client::{ClientOptions, FetchedManifest, RegistryClient};
+pub use credentials::{Credential, Keychain};
 pub use digest::Digest;
 pub use document::{Document, check_descriptor};
 pub use error::{Error, Result};
 pub use format::Compression;
 pub use image::Image;
 pub use layer::{Layer, decompress, layer_media_type, open_layer};
+pub use lock::{Collection, Lease};
 pub use platform::Platform;
+pub use pull::{BlobState, Progress, ProgressFn, PullOptions, pull};
+pub use push::{PushOptions, push};
 pub use reference::Reference;
 pub use store::{BlobWriter, CACHE_ENV, Store, canonical_json, ref_name};
 
