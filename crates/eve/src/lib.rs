@@ -1,3 +1,4 @@
 //! TODO
 
 pub mod config_img;
+pub mod partitions;
