@@ -48,6 +48,8 @@ pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
         h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_entry_type(tar::EntryType::Regular);
         b.append_data(&mut h, name, *data).unwrap();
     }
@@ -102,7 +104,8 @@ pub fn write_multiarch(
     let mut manifests = Vec::new();
     for arch in arches {
         let p = Platform::linux(arch);
-        let big: Vec<u8> = (0..payload).map(|i| (i * 31 + arch.len()) as u8).collect();
+        let salt: usize = arch.bytes().map(usize::from).sum();
+        let big: Vec<u8> = (0..payload).map(|i| (i * 31 + salt) as u8).collect();
         let d = write_image(
             store,
             &p,
