@@ -290,12 +290,12 @@ fn list_remove_gc_and_verify() {
 
     // Damage by hand is found, not trusted.
     let img = store.resolve(&b, &Platform::linux("amd64")).unwrap();
-    let layer = evebuild_oci::Digest::parse(&img.layers()[1].digest().to_string()).unwrap();
+    let layer = evebuild_oci::Digest::parse(img.layers()[1].digest().as_ref()).unwrap();
     let path = store.blob_path(&layer);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[10] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
-    let config = evebuild_oci::Digest::parse(&img.manifest.config().digest().to_string()).unwrap();
+    let config = evebuild_oci::Digest::parse(img.manifest.config().digest().as_ref()).unwrap();
     std::fs::remove_file(store.blob_path(&config)).unwrap();
     std::fs::write(dir.path().join("blobs/sha256/not-a-digest"), b"?").unwrap();
     let report = store.verify().unwrap();
