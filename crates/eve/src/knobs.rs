@@ -468,6 +468,79 @@ mod tests {
     }
 
     #[test]
+    fn rejections_in_eve_order() {
+        let err = |args: &[&str]| {
+            knobs(args, &[])
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string()
+        };
+        // The architecture is checked first, then the platform, then the hypervisor.
+        assert_eq!(
+            err(&["ZARCH=x", "PLATFORM=y", "HV=z"]),
+            "Unsupported architecture x"
+        );
+        assert_eq!(
+            err(&["PLATFORM=nvidia-jp6", "HV=z"]),
+            "Unsupported combination of ZARCH=amd64 and PLATFORM=nvidia-jp6"
+        );
+        assert_eq!(
+            err(&["ZARCH=riscv64", "PLATFORM=rt"]),
+            "Unsupported combination of ZARCH=riscv64 and PLATFORM=rt"
+        );
+        assert_eq!(
+            err(&["ZARCH=arm64", "PLATFORM=adam"]),
+            "Unsupported combination of ZARCH=arm64 and PLATFORM=adam"
+        );
+        assert_eq!(
+            err(&["HV=foo", "ROOTFS_FORMAT=zip"]),
+            "Unsupported hypervisor foo"
+        );
+        assert_eq!(err(&["HV=acrn"]), "Unsupported hypervisor acrn");
+        assert_eq!(err(&["HV="]), "Unsupported hypervisor ");
+        assert_eq!(
+            err(&["ROOTFS_FORMAT=zip"]),
+            "Unsupported ROOTFS_FORMAT=zip (use squash or ext4)"
+        );
+        // Every platform of another architecture is rejected.
+        for (zarch, _) in PLATFORMS {
+            for (other, plats) in PLATFORMS {
+                for p in *plats {
+                    let ok = platforms(zarch).unwrap().contains(p);
+                    let r = knobs(&[&format!("ZARCH={zarch}"), &format!("PLATFORM={p}")], &[])
+                        .unwrap()
+                        .validate();
+                    assert_eq!(r.is_ok(), ok, "{zarch} {p} (listed for {other})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_listed_combination_is_accepted() {
+        let mut n = 0;
+        for (zarch, plats) in PLATFORMS {
+            for p in *plats {
+                for hv in HYPERVISORS.iter().chain(&["kubevirt"]) {
+                    for format in ROOTFS_FORMATS {
+                        let args = [
+                            format!("ZARCH={zarch}"),
+                            format!("PLATFORM={p}"),
+                            format!("HV={hv}"),
+                            format!("ROOTFS_FORMAT={format}"),
+                        ];
+                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                        knobs(&args, &[]).unwrap().validate().unwrap();
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 10 * 5 * 2);
+    }
+
+    #[test]
     fn malformed_values() {
         assert_eq!(
             knobs(&["MEDIA_SIZE=32G"], &[]).unwrap_err(),
