@@ -37,7 +37,7 @@ use crate::format::{
     ANNOTATION_REF_NAME, BLOBS_DIR, INDEX_FILE, MAX_DOCUMENT, MAX_STORE_INDEX, MT_OCI_INDEX,
     OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, TEMP_PREFIX,
 };
-use crate::lock::StoreLock;
+use crate::lock::{Lease, StoreLock};
 use crate::reference::Reference;
 
 /// Environment variable naming the store directory (linuxkit's).
@@ -210,6 +210,12 @@ impl Store {
             size,
             d.to_oci(),
         ))
+    }
+
+    /// A lease keeping garbage collection away while blobs are written and then tagged: hold
+    /// one from the first blob written to the last `tag` (pulls and imports do).
+    pub fn lease(&self) -> Result<Lease> {
+        Lease::acquire(&self.root)
     }
 
     /// All `index.json` entries.

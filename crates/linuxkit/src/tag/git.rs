@@ -7,14 +7,14 @@
 //! |--------------------------------------------------------------|--------------------------------------------------|
 //! | `ls-tree --full-tree <commit> -- <dir>` / `show --format=%T` | `ls-tree -t -z --full-tree <commit> -- <dirs…>`  |
 //! | `diff --no-ext-diff --exit-code --quiet HEAD -- <dir>`       | `diff --no-ext-diff --no-renames --name-only -z HEAD -- <dirs…>` |
-//! | `ls-files --exclude-standard --others [--error-unmatch] -- <dir>` | `ls-files -z --exclude-standard --others -- <dirs…>` |
-//! | `ls-files` in the package dir                                | `ls-files -z -- <dirty dirs…>`                   |
+//! | `ls-files --exclude-standard --others [--error-unmatch] -- <dir>` and `ls-files` | `ls-files -z -t --cached --others --exclude-standard -- <dirs…>` |
 //!
 //! We use the `git` program rather than a library on purpose: the dirty check must agree with
 //! git's own view (index refresh and racy-clean entries, `.gitignore`/`info/exclude`/
 //! `core.excludesFile`, clean filters, submodules, sparse and split indexes), and git is
 //! already required to have an EVE checkout at all. Batching makes the cost a handful of
-//! process starts regardless of the number of packages.
+//! process starts regardless of the number of packages, and the queries of a repository run
+//! concurrently.
 //!
 //! Paths are handled as bytes (`-z` output); the repository is found by walking up to the
 //! nearest `.git` and confirmed with one `rev-parse --show-toplevel` per repository (when
@@ -121,6 +121,15 @@ impl RepoFinder {
 /// A path relative to the repository top, as bytes without a trailing slash ("" = the top).
 pub type RelPath = Vec<u8>;
 
+/// What `git ls-files` and `git ls-files --others --exclude-standard` list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Index entries, in index order.
+    pub tracked: Vec<RelPath>,
+    /// Untracked, non-ignored files, in git's order.
+    pub untracked: Vec<RelPath>,
+}
+
 /// Is `path` equal to `dir` or below it? (`dir` "" contains everything.)
 pub fn is_under(path: &[u8], dir: &[u8]) -> bool {
     dir.is_empty()
@@ -210,30 +219,31 @@ impl Repo {
         Ok(nul_list(&git(&self.top, &args)?))
     }
 
-    /// Untracked, non-ignored files under `dirs`, in git's order.
-    pub fn untracked(&self, dirs: &BTreeSet<RelPath>) -> Result<Vec<RelPath>, GitError> {
+    /// Index entries and untracked, non-ignored files under `dirs`, each list in git's
+    /// order (one `ls-files --cached --others --exclude-standard -t` run).
+    pub fn listing(&self, dirs: &BTreeSet<RelPath>) -> Result<Listing, GitError> {
         let mut args = vec![
             os("--literal-pathspecs"),
             os("ls-files"),
             os("-z"),
-            os("--exclude-standard"),
+            os("-t"),
+            os("--cached"),
             os("--others"),
+            os("--exclude-standard"),
             os("--"),
         ];
         args.extend(pathspecs(dirs).unwrap_or_default());
-        Ok(nul_list(&git(&self.top, &args)?))
-    }
-
-    /// Index entries under `dirs`, in git's order (as `git ls-files` lists them).
-    pub fn tracked(&self, dirs: &BTreeSet<RelPath>) -> Result<Vec<RelPath>, GitError> {
-        let mut args = vec![
-            os("--literal-pathspecs"),
-            os("ls-files"),
-            os("-z"),
-            os("--"),
-        ];
-        args.extend(pathspecs(dirs).unwrap_or_default());
-        Ok(nul_list(&git(&self.top, &args)?))
+        let mut listing = Listing::default();
+        for entry in nul_list(&git(&self.top, &args)?) {
+            // "<status tag> <path>"; `?` marks untracked files.
+            let (tag, path) = entry.split_at(2.min(entry.len()));
+            if tag.first() == Some(&b'?') {
+                listing.untracked.push(path.to_vec());
+            } else {
+                listing.tracked.push(path.to_vec());
+            }
+        }
+        Ok(listing)
     }
 
     /// `core.quotePath` (default true): whether git's non-`-z` listings quote bytes >= 0x80.

@@ -26,7 +26,7 @@ pub mod git;
 pub mod template;
 
 use crate::buildyml::{BuildYml, BuildYmlError, DEFAULT_BUILD_YML, clean_path};
-use git::{GitError, RelPath, Repo, RepoFinder, git_would_quote, is_under};
+use git::{GitError, Listing, RelPath, Repo, RepoFinder, git_would_quote, is_under};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -213,19 +213,64 @@ struct Prepared<'a> {
 /// Everything asked of one repository, answered in one pass per kind of question.
 #[derive(Default)]
 struct RepoQueries {
+    /// Paths whose object id is needed, per commit.
     trees: BTreeMap<String, BTreeSet<RelPath>>,
+    /// Paths checked for changes against HEAD.
     dirty_dirs: BTreeSet<RelPath>,
-    untracked_dirs: BTreeSet<RelPath>,
-    content_dirs: BTreeSet<RelPath>,
+    /// Paths whose files are listed (dirt and content hashes).
+    listed_dirs: BTreeSet<RelPath>,
 }
 
 #[derive(Default)]
 struct RepoAnswers {
     trees: HashMap<(String, RelPath), String>,
     changed: Vec<RelPath>,
-    untracked: Vec<RelPath>,
-    tracked: Vec<RelPath>,
+    listing: Listing,
     quote_fully: bool,
+}
+
+impl RepoQueries {
+    /// Ask git everything at once: the commands run concurrently.
+    fn answer(&self, repo: &Repo) -> Result<RepoAnswers, GitError> {
+        std::thread::scope(|scope| {
+            let trees = scope.spawn(|| {
+                let mut found = HashMap::new();
+                for (commit, dirs) in &self.trees {
+                    for (rel, id) in repo.tree_hashes(commit, dirs)? {
+                        found.insert((commit.clone(), rel), id);
+                    }
+                }
+                Ok::<_, GitError>(found)
+            });
+            let changed = scope.spawn(|| {
+                if self.dirty_dirs.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    repo.changed_since_head(&self.dirty_dirs)
+                }
+            });
+            let listing = scope.spawn(|| {
+                if self.listed_dirs.is_empty() {
+                    Ok(Listing::default())
+                } else {
+                    repo.listing(&self.listed_dirs)
+                }
+            });
+            let quote_fully = repo.quote_path_fully()?;
+            Ok(RepoAnswers {
+                trees: trees
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e))?,
+                changed: changed
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e))?,
+                listing: listing
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e))?,
+                quote_fully,
+            })
+        })
+    }
 }
 
 /// Tag many packages with a few git commands per repository; results are in request order.
@@ -236,21 +281,21 @@ pub fn show_tags(requests: &[TagRequest]) -> Result<Vec<PkgTag>, TagError> {
         .map(|r| prepare(r, &mut finder))
         .collect::<Result<Vec<_>, _>>()?;
 
-    // First pass: tree ids, changes and untracked files for every package at once.
     let mut queries: BTreeMap<Repo, RepoQueries> = BTreeMap::new();
     for p in &prepared {
         let commit = &p.options.hash_commit;
-        if let Some((repo, _, hash_rel)) = &p.git {
+        if let Some((repo, pkg_rel, hash_rel)) = &p.git {
             let q = queries.entry(repo.clone()).or_default();
             if p.options.hash.is_none() && !p.options.dev {
                 q.trees
                     .entry(commit.clone())
                     .or_default()
                     .insert(hash_rel.clone());
+                q.listed_dirs.insert(pkg_rel.clone());
             }
             if commit == DEFAULT_COMMIT {
                 q.dirty_dirs.insert(hash_rel.clone());
-                q.untracked_dirs.insert(hash_rel.clone());
+                q.listed_dirs.insert(hash_rel.clone());
             }
         }
         for (repo, rel) in &p.extra {
@@ -261,72 +306,23 @@ pub fn show_tags(requests: &[TagRequest]) -> Result<Vec<PkgTag>, TagError> {
                 .insert(rel.clone());
         }
     }
-    let mut answers: BTreeMap<Repo, RepoAnswers> = BTreeMap::new();
-    for (repo, q) in &queries {
-        let a = answers.entry(repo.clone()).or_default();
-        for (commit, dirs) in &q.trees {
-            for (rel, id) in repo.tree_hashes(commit, dirs)? {
-                a.trees.insert((commit.clone(), rel), id);
-            }
-        }
-        if !q.dirty_dirs.is_empty() {
-            a.changed = repo.changed_since_head(&q.dirty_dirs)?;
-            a.untracked = repo.untracked(&q.untracked_dirs)?;
-        }
-    }
-
-    // Which packages are dirty, and which of those need a content hash.
-    let dirty: Vec<bool> = prepared
+    let answers = queries
         .iter()
-        .map(|p| {
-            let Some((repo, _, hash_rel)) = &p.git else {
-                return false;
-            };
-            let a = &answers[repo];
-            let changed = p.options.hash_commit == DEFAULT_COMMIT
-                && (a.changed.iter().any(|c| is_under(c, hash_rel))
-                    || a.untracked.iter().any(|u| is_under(u, hash_rel)));
-            p.options.force_dirty || changed
-        })
-        .collect();
-
-    // Second pass: file lists of the dirty packages whose hash comes from git.
-    let mut content_queries: BTreeMap<Repo, RepoQueries> = BTreeMap::new();
-    for (p, &d) in prepared.iter().zip(&dirty) {
-        if let (true, None, false, Some((repo, pkg_rel, _))) =
-            (d, &p.options.hash, p.options.dev, &p.git)
-        {
-            content_queries
-                .entry(repo.clone())
-                .or_default()
-                .content_dirs
-                .insert(pkg_rel.clone());
-        }
-    }
-    for (repo, q) in &content_queries {
-        let a = answers.entry(repo.clone()).or_default();
-        a.tracked = repo.tracked(&q.content_dirs)?;
-        // A package whose untracked files were not listed in the first pass (forced dirty,
-        // or hashed at another commit) needs them now.
-        if !q
-            .content_dirs
-            .iter()
-            .all(|d| queries[repo].untracked_dirs.contains(d))
-        {
-            a.untracked = repo.untracked(
-                &q.content_dirs
-                    .union(&queries[repo].untracked_dirs)
-                    .cloned()
-                    .collect(),
-            )?;
-        }
-        a.quote_fully = repo.quote_path_fully()?;
-    }
+        .map(|(repo, q)| Ok((repo.clone(), q.answer(repo)?)))
+        .collect::<Result<BTreeMap<_, _>, GitError>>()?;
 
     prepared
         .into_iter()
-        .zip(dirty)
-        .map(|(p, dirty)| finish(p, dirty, &answers))
+        .map(|p| {
+            let dirty = p.git.as_ref().is_some_and(|(repo, _, hash_rel)| {
+                let a = &answers[repo];
+                let changed = p.options.hash_commit == DEFAULT_COMMIT
+                    && (a.changed.iter().any(|c| is_under(c, hash_rel))
+                        || a.listing.untracked.iter().any(|u| is_under(u, hash_rel)));
+                p.options.force_dirty || changed
+            });
+            finish(p, dirty, &answers)
+        })
         .collect()
 }
 
@@ -476,9 +472,9 @@ fn content_hash(pkg_path: &Path, pkg_rel: &RelPath, a: &RepoAnswers) -> Result<S
         }
         text
     };
-    let mut all = listing(&a.tracked);
+    let mut all = listing(&a.listing.tracked);
     all.push(b'\n');
-    all.extend(listing(&a.untracked));
+    all.extend(listing(&a.listing.untracked));
     let mut hasher = Sha256::new();
     for line in go_trim_space(&all).split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
