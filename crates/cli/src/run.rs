@@ -69,7 +69,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Pkg(PkgCommand::Build { dirs })) => {
             let goals = dirs
                 .iter()
-                .map(|d| format!("pkg/{}", d.file_name().unwrap_or_default().to_string_lossy()))
+                .map(|d| {
+                    format!(
+                        "pkg/{}",
+                        d.file_name().unwrap_or_default().to_string_lossy()
+                    )
+                })
                 .collect();
             let req = request(&cli.global, cwd, BTreeMap::new(), goals);
             let progress = Bars::new(cli.global.quiet);
@@ -89,7 +94,8 @@ fn split_words(words: &[String]) -> (BTreeMap<String, String>, Vec<String>) {
         match w.split_once('=') {
             Some((k, v))
                 if !k.is_empty()
-                    && k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+                    && k.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
             {
                 knobs.insert(k.to_string(), v.to_string());
             }
@@ -99,7 +105,12 @@ fn split_words(words: &[String]) -> (BTreeMap<String, String>, Vec<String>) {
     (knobs, goals)
 }
 
-fn request(g: &Global, cwd: std::path::PathBuf, mut knobs: BTreeMap<String, String>, goals: Vec<String>) -> Request {
+fn request(
+    g: &Global,
+    cwd: std::path::PathBuf,
+    mut knobs: BTreeMap<String, String>,
+    goals: Vec<String>,
+) -> Request {
     for (name, flag) in [
         ("ZARCH", &g.zarch),
         ("HV", &g.hv),
@@ -143,7 +154,12 @@ fn print_summary(s: &Summary) {
                 Outcome::Built => "built",
                 Outcome::UpToDate => "up to date",
             };
-            println!("{}  {}  {}  ({state})", a.path.display(), human(a.size), a.sha256);
+            println!(
+                "{}  {}  {}  ({state})",
+                a.path.display(),
+                human(a.size),
+                a.sha256
+            );
         }
     }
 }
@@ -156,7 +172,11 @@ fn human(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 /// Progress bars on stderr (hidden when not a terminal or with -q).
@@ -187,17 +207,23 @@ impl Progress for Bars {
         }
         let bar = match total {
             Some(t) => ProgressBar::new(t).with_style(
-                ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {bytes}/{total_bytes} {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{spinner} {msg:<28} [{bar:30}] {bytes}/{total_bytes} {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             ),
-            None => ProgressBar::new_spinner()
-                .with_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template")),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {msg}").expect("valid template"),
+            ),
         };
         let bar = self.multi.add(bar);
         bar.set_message(step.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
-        self.bars.lock().expect("bars").insert(step.to_string(), bar);
+        self.bars
+            .lock()
+            .expect("bars")
+            .insert(step.to_string(), bar);
     }
 
     fn advance(&self, step: &str, done: u64) {

@@ -87,10 +87,14 @@ pub const HV_SHORTCUT_TARGETS: &[&str] = &[
     "live-vdi",
     "live-parallels",
     "live-gcp",
+    "live-vmdk",
+    "live-vhd",
     "installer",
     "installer-raw",
     "installer-iso",
     "installer-net",
+    "installer-qcow2",
+    "rootfs.tar",
     "sbom",
 ];
 

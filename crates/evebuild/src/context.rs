@@ -83,7 +83,9 @@ impl Context {
         knobs.validate()?;
         let sde = source_date_epoch(&project, &req.environment);
         let git = GitFacts::read(&project.root);
-        let dirty = DirtyTime::from_env_or_now(req.environment.get("SOURCE_DATE_EPOCH").map(String::as_str));
+        let dirty = DirtyTime::from_env_or_now(
+            req.environment.get("SOURCE_DATE_EPOCH").map(String::as_str),
+        );
         let rootfs_version = evebuild_eve::version::rootfs_version(&knobs, &git, dirty);
         let full_version = evebuild_eve::version::full_version(&rootfs_version, &knobs);
         let dist = match &req.dist {
@@ -94,13 +96,18 @@ impl Context {
         let dist_arch = dist.join(&knobs.zarch);
         let build_dir = dist_arch.join(&rootfs_version);
         let installer_dir = build_dir.join("installer");
-        let store_root = req.cache.clone().unwrap_or_else(evebuild_oci::Store::default_root);
+        let store_root = req
+            .cache
+            .clone()
+            .unwrap_or_else(evebuild_oci::Store::default_root);
         let store = evebuild_oci::Store::open(&store_root)
             .with_context(|| format!("opening the image store {}", store_root.display()))?;
         let era = match knobs.vars.soft("LAYOUT") {
             None | Some("seed") => Era::Seed,
             Some("eve17") => Era::Eve17,
-            Some(other) => anyhow::bail!("LAYOUT={other} is not a disk layout era (use seed or eve17)"),
+            Some(other) => {
+                anyhow::bail!("LAYOUT={other} is not a disk layout era (use seed or eve17)")
+            }
         };
         Ok(Context {
             project,
@@ -113,7 +120,9 @@ impl Context {
             store,
             source_date_epoch: sde,
             era,
-            jobs: req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            jobs: req
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             force: req.force,
             offline: req.offline,
             pull: req.pull,
@@ -130,7 +139,10 @@ impl Context {
 /// The kernel: the tree's kernel table when it has one (EVE), else — for a small tree like
 /// the bundled example — its own `pkg/kernel` package, unless KERNEL_TAG is given.
 fn resolve_kernel(project: &Project, knobs: &Knobs) -> Result<KernelInfo> {
-    let has_table = project.root.join(evebuild_eve::kernel::KERNEL_VERSION_MK).is_file();
+    let has_table = project
+        .root
+        .join(evebuild_eve::kernel::KERNEL_VERSION_MK)
+        .is_file();
     let own_kernel = project.pkg_dir().join("kernel");
     if !has_table && knobs.kernel_tag.is_none() && own_kernel.join("build.yml").is_file() {
         knobs.validate_arch_platform()?;
@@ -153,7 +165,10 @@ fn resolve_kernel(project: &Project, knobs: &Knobs) -> Result<KernelInfo> {
 /// SOURCE_DATE_EPOCH: the environment's, else the time of the project's last commit, else
 /// [`FALLBACK_EPOCH`].
 fn source_date_epoch(project: &Project, env: &std::collections::BTreeMap<String, String>) -> i64 {
-    if let Some(v) = env.get("SOURCE_DATE_EPOCH").and_then(|v| v.trim().parse().ok()) {
+    if let Some(v) = env
+        .get("SOURCE_DATE_EPOCH")
+        .and_then(|v| v.trim().parse().ok())
+    {
         return v;
     }
     Command::new("git")

@@ -10,7 +10,10 @@ use evebuild_pkgbuild::BuildOptions;
 
 impl Build<'_> {
     /// Ensures the packages of `requests` are in the store; returns their canonical references.
-    pub fn ensure_packages(&mut self, requests: &[(&'static str, TagRequest)]) -> Result<Vec<String>> {
+    pub fn ensure_packages(
+        &mut self,
+        requests: &[(&'static str, TagRequest)],
+    ) -> Result<Vec<String>> {
         let mut refs = Vec::new();
         for (_, req) in requests {
             if let Some(r) = self.packages.get(&req.pkg_dir) {
@@ -19,7 +22,10 @@ impl Build<'_> {
             }
             let name = format!(
                 "pkg/{}",
-                req.pkg_dir.file_name().unwrap_or_default().to_string_lossy()
+                req.pkg_dir
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
             );
             self.progress.start(&name, None);
             let opts = BuildOptions {
@@ -45,7 +51,8 @@ impl Build<'_> {
 
     /// Ensures `reference` resolves in the store for ZARCH, pulling it unless offline.
     pub fn ensure_image(&self, reference: &str) -> Result<evebuild_oci::Image> {
-        let r = Reference::parse(reference).with_context(|| format!("image reference {reference:?}"))?;
+        let r = Reference::parse(reference)
+            .with_context(|| format!("image reference {reference:?}"))?;
         let platform = self.cx.platform();
         if !self.cx.pull {
             if let Ok(image) = self.cx.store.resolve(&r, &platform) {

@@ -9,7 +9,7 @@ use super::Build;
 use crate::artifact::{write_atomically, write_if_changed};
 use crate::session::ArtifactReport;
 use crate::state::KeyBuilder;
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use evebuild_eve::compose::ImageKind;
 use evebuild_linuxkit::assemble::{AssembleContext, assemble};
 use evebuild_linuxkit::source::StoreImages;
@@ -35,7 +35,10 @@ impl Build<'_> {
         let yml = self.resolved_yml(ImageKind::Rootfs)?;
         self.ensure_packages(&yml.packages)?;
         let config = Config::parse(&yml.text, &yml.path.display().to_string())?;
-        write_if_changed(&cx.installer_dir.join("eve_version"), cx.full_version.as_bytes())?;
+        write_if_changed(
+            &cx.installer_dir.join("eve_version"),
+            cx.full_version.as_bytes(),
+        )?;
         write_if_changed(
             &cx.installer_dir.join("eve_platform"),
             cx.knobs.eve_platform_file().as_bytes(),
@@ -50,14 +53,16 @@ impl Build<'_> {
             key.add("image", &reference)
                 .add("manifest", image.manifest_descriptor.digest().to_string());
         }
-        for f in &config.files {
+        for f in config.files.iter().flatten() {
             if !f.source.is_empty() {
                 let p = yml::source_path(&f.source, &cx.installer_dir, home().as_deref());
                 key.add_file("source", &p)?;
             }
         }
         let image_path = cx.installer_dir.join("rootfs.img");
-        let tar_path = cx.build_dir.join(format!("rootfs-{}.tar", cx.knobs.platform));
+        let tar_path = cx
+            .build_dir
+            .join(format!("rootfs-{}.tar", cx.knobs.platform));
         let mut outputs = Vec::new();
         if want.image {
             outputs.push(("rootfs.img", image_path.clone()));
@@ -72,7 +77,8 @@ impl Build<'_> {
         if stale {
             self.progress.start("rootfs", None);
             self.write_rootfs(&config, want, &image_path, &tar_path)?;
-            self.progress.finish("rootfs", crate::progress::Outcome::Built);
+            self.progress
+                .finish("rootfs", crate::progress::Outcome::Built);
         }
         for (name, path) in outputs {
             reports.push(self.step(name, &path, &key, true, |_| Ok(()))?);
@@ -176,10 +182,10 @@ pub fn image_refs(config: &Config) -> Vec<String> {
         }
     };
     push(&config.kernel.image);
-    for i in &config.init {
+    for i in config.init.iter().flatten() {
         push(i);
     }
-    for v in &config.volumes {
+    for v in config.volumes.iter().flatten() {
         push(&v.image);
     }
     for (_, _, c) in config.containers() {

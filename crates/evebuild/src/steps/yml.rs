@@ -34,7 +34,8 @@ impl Build<'_> {
         let k = &cx.knobs;
         let images = cx.project.images_dir();
         let version_arg = evebuild_eve::version::compose_version_arg(&cx.rootfs_version, k);
-        let composed = evebuild_eve::compose::compose(&images, kind, &k.hv, &k.platform, &version_arg)?;
+        let composed =
+            evebuild_eve::compose::compose(&images, kind, &k.hv, &k.platform, &version_arg)?;
         let out_in = cx.project.root.join(kind.out_path(&k.hv, &k.platform));
         write_if_changed(&out_in, composed.yaml.as_bytes())?;
         let ctx = TagContext {
@@ -73,9 +74,11 @@ impl Build<'_> {
     fn own_kernel_package(&self, yaml: &str) -> Option<(&'static str, TagRequest)> {
         let pkg_dir = self.cx.project.pkg_dir().join("kernel");
         let from_pkg = !self.cx.kernel.from_user && self.cx.kernel.commit.is_empty();
-        (from_pkg && yaml.contains("KERNEL_TAG") && pkg_dir.join("build.yml").is_file()).then(|| {
-            let options = Default::default();
-            ("KERNEL_TAG", TagRequest { pkg_dir, options })
-        })
+        (from_pkg && yaml.contains("KERNEL_TAG") && pkg_dir.join("build.yml").is_file()).then(
+            || {
+                let options = Default::default();
+                ("KERNEL_TAG", TagRequest { pkg_dir, options })
+            },
+        )
     }
 }
