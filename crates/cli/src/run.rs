@@ -6,6 +6,7 @@ use evebuild::progress::{Outcome, Progress};
 use evebuild::session::{Request, Summary};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -179,11 +180,12 @@ fn human(n: u64) -> String {
     }
 }
 
-/// Progress bars on stderr (hidden when not a terminal or with -q).
+/// Progress on stderr: bars on a terminal, plain lines otherwise, nothing with -q.
 struct Bars {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
     quiet: bool,
+    terminal: bool,
 }
 
 impl Bars {
@@ -192,6 +194,17 @@ impl Bars {
             multi: MultiProgress::new(),
             bars: Mutex::new(HashMap::new()),
             quiet,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A line above the bars (or on its own when stderr is not a terminal).
+    fn line(&self, text: &str) {
+        if self.quiet {
+        } else if self.terminal {
+            let _ = self.multi.println(text);
+        } else {
+            eprintln!("{text}");
         }
     }
 
@@ -202,7 +215,7 @@ impl Bars {
 
 impl Progress for Bars {
     fn start(&self, step: &str, total: Option<u64>) {
-        if self.quiet {
+        if self.quiet || !self.terminal {
             return;
         }
         let bar = match total {
@@ -237,18 +250,14 @@ impl Progress for Bars {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        if !self.quiet {
-            let what = match outcome {
-                Outcome::Built => "done",
-                Outcome::UpToDate => "up to date",
-            };
-            let _ = self.multi.println(format!("  {step}: {what}"));
-        }
+        let what = match outcome {
+            Outcome::Built => "built",
+            Outcome::UpToDate => "up to date",
+        };
+        self.line(&format!("  {step}: {what}"));
     }
 
     fn note(&self, message: &str) {
-        if !self.quiet {
-            let _ = self.multi.println(message);
-        }
+        self.line(message);
     }
 }
