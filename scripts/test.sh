@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-test-deps.sh
+# The bundled example's boot kit (kernel, initramfs, GRUB, busybox from Debian packages): the
+# boot tests need it.
+./scripts/boot-kit.sh
 
 # The EVE conformance data (real EVE templates and golden outputs) lives beside the project.
 if [ -z "${EVE_REFERENCE_DIR:-}" ] && [ -d ../shared/eve ]; then

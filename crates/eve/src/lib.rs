@@ -4,6 +4,7 @@
 
 pub mod compose;
 pub mod config_img;
+pub mod grub;
 pub mod kernel;
 pub mod knobs;
 pub mod make;

@@ -236,7 +236,9 @@ pub fn values(
         .collect())
 }
 
-fn request(ctx: &TagContext, dir: &str, variant: PkgVariant) -> TagRequest {
+/// The show-tag request of package `dir` in the variant a placeholder uses (the build file
+/// parse-pkgs.sh would pass with `--build-yml`).
+pub fn request(ctx: &TagContext, dir: &str, variant: PkgVariant) -> TagRequest {
     let pkg_dir = ctx.eve_root.join("pkg").join(dir);
     let (k, dev) = match variant {
         PkgVariant::Platform => (false, false),

@@ -11,30 +11,39 @@
 //! What it leaves out: flattening layers into a root filesystem with linuxkit's exact rules
 //! (crates/linuxkit does that); Docker schema 1 manifests; digests other than sha256.
 
+mod archive;
 mod client;
 mod credentials;
 mod digest;
 mod document;
 mod error;
+mod flatten;
 pub mod format;
 mod image;
 mod layer;
 mod lock;
+mod maintain;
 mod platform;
 mod pull;
 mod push;
 mod reference;
 mod store;
 
+pub use archive::{
+    Selection, export_docker_archive, export_oci_archive, import_archive, import_archive_from,
+    write_atomically,
+};
 pub use client::{ClientOptions, FetchedManifest, RegistryClient};
 pub use credentials::{Credential, Keychain};
 pub use digest::Digest;
 pub use document::{Document, check_descriptor};
 pub use error::{Error, Result};
+pub use flatten::{export_filesystem, flatten};
 pub use format::Compression;
 pub use image::Image;
 pub use layer::{Layer, decompress, layer_media_type, open_layer};
 pub use lock::{Collection, Lease};
+pub use maintain::{Damage, GcReport, ListEntry, VerifyReport};
 pub use platform::Platform;
 pub use pull::{BlobState, Progress, ProgressFn, PullOptions, pull};
 pub use push::{PushOptions, push};

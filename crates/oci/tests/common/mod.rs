@@ -48,6 +48,8 @@ pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
         h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_entry_type(tar::EntryType::Regular);
         b.append_data(&mut h, name, *data).unwrap();
     }
@@ -102,7 +104,10 @@ pub fn write_multiarch(
     let mut manifests = Vec::new();
     for arch in arches {
         let p = Platform::linux(arch);
-        let big: Vec<u8> = (0..payload).map(|i| (i * 31 + arch.len()) as u8).collect();
+        let big = noise(
+            payload,
+            arch.bytes().map(u64::from).sum::<u64>() + payload as u64,
+        );
         let d = write_image(
             store,
             &p,
@@ -123,6 +128,19 @@ pub fn write_multiarch(
     let idx = store.write_index(manifests).unwrap();
     store.tag(name, idx.clone()).unwrap();
     idx
+}
+
+/// `n` incompressible bytes from a xorshift generator seeded with `seed`.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
 }
 
 /// A running `docker-registry` on 127.0.0.1; killed on drop.
