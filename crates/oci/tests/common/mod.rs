@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod noise;
+pub use noise::noise;
+
 use evebuild_oci::spec::{ConfigBuilder, Descriptor, ImageConfigurationBuilder, RootFsBuilder};
 use evebuild_oci::{Compression, Platform, Reference, Store};
 
@@ -130,19 +133,6 @@ pub fn write_multiarch(
     idx
 }
 
-/// `n` incompressible bytes from a xorshift generator seeded with `seed`.
-pub fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// A running `docker-registry` on 127.0.0.1; killed on drop.
 pub struct Registry {
     child: Child,
@@ -238,4 +228,21 @@ pub fn blob_names(store: &Store) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// Unpacks the image named `name` in the layout at `layout` with `umoci unpack --rootless`;
+/// returns the bundle's directory (removed on drop) and the path of its rootfs.
+pub fn umoci_unpack(layout: &Path, name: &str) -> (tempfile::TempDir, PathBuf) {
+    let umoci = tool("umoci", "umoci");
+    let bundle = tempfile::tempdir().unwrap();
+    let dest = bundle.path().join("b");
+    run(Command::new(umoci)
+        .args([
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:{name}", layout.display()),
+        ])
+        .arg(&dest));
+    (bundle, dest.join("rootfs"))
 }
