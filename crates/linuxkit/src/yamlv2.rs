@@ -18,7 +18,7 @@
 //! Left out: anchors, tags, flow collections with content and non-UTF-8 data (`!!binary`);
 //! a config never produces them.
 
-use crate::yaml;
+use crate::yamlv3;
 
 /// A value to marshal, shaped like what yaml.v2 sees after reflection.
 #[derive(Debug, Clone, PartialEq)]
@@ -633,7 +633,7 @@ fn resolves_plain_to_string(s: &str) -> bool {
     if YAML11.contains(&s) || is_base60_float(s) {
         return false;
     }
-    matches!(yaml::resolve_plain(s), yaml::Value::Str(_))
+    matches!(yamlv3::resolve_plain(s), yamlv3::Value::Str(_))
 }
 
 /// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.

@@ -1,7 +1,7 @@
 //! The linuxkit yml schema: parsing, validation and `@pkg:` templates.
 //!
 //! [`Config::parse`] does what linuxkit's `moby.NewConfig` does: it reads the YAML (yaml.v3
-//! rules, see [`crate::yaml`]), checks it against linuxkit's JSON schema (every object is
+//! rules, see [`crate::yamlv3`]), checks it against linuxkit's JSON schema (every object is
 //! closed: an unknown key is an error, reported with the key, where it is and its line; types
 //! are checked as JSON schema checks them, so `readonly: yes` or an unquoted `mode: 0644` are
 //! errors as in linuxkit), applies `@pkg:` templates when asked, then decodes the typed
@@ -19,7 +19,7 @@
 //!
 //! Left out: merging several ymls (`AppendConfig`); EVE composes one yml first.
 
-use crate::yaml::{self, Node, Value};
+use crate::yamlv3::{self, Node, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -32,7 +32,7 @@ pub enum YmlError {
         /// The yml's name.
         file: String,
         /// What the YAML reader said.
-        source: yaml::YamlError,
+        source: yamlv3::YamlError,
     },
     /// YAML that does not fit linuxkit's schema or rules.
     #[error("{file}:{line}: {message}")]
@@ -432,7 +432,7 @@ impl Config {
         file_name: &str,
         templates: Option<(&Path, &dyn PackageTags)>,
     ) -> Result<Config, YmlError> {
-        let mut root = yaml::parse(text).map_err(|source| YmlError::Yaml {
+        let mut root = yamlv3::parse(text).map_err(|source| YmlError::Yaml {
             file: file_name.to_string(),
             source,
         })?;
@@ -472,7 +472,7 @@ impl ImageConfig {
     /// refused, as linuxkit refuses them.
     pub fn parse_label(text: &str, image: &str) -> Result<ImageConfig, YmlError> {
         let file = format!("label org.mobyproject.config of {image}");
-        let root = yaml::parse(text).map_err(|source| YmlError::Yaml {
+        let root = yamlv3::parse(text).map_err(|source| YmlError::Yaml {
             file: file.clone(),
             source,
         })?;
@@ -551,7 +551,7 @@ impl Decoder<'_> {
             format!(
                 "{ctx}: invalid type, expected {want}, got {} {}",
                 n.value.type_name(),
-                yaml::describe(&n.value)
+                yamlv3::describe(&n.value)
             ),
         )
     }
@@ -565,7 +565,7 @@ impl Decoder<'_> {
             let Value::Str(key) = &k.value else {
                 return Err(self.invalid(
                     k.line,
-                    format!("{ctx}: key {} is not a string", yaml::describe(&k.value)),
+                    format!("{ctx}: key {} is not a string", yamlv3::describe(&k.value)),
                 ));
             };
             if !allowed.contains(&key.as_str()) {

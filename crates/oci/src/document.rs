@@ -19,7 +19,7 @@ use crate::format::{INDEX_TYPES, MANIFEST_TYPES, MAX_BLOB, MT_OCI_INDEX, MT_OCI_
 #[derive(Debug, Clone)]
 pub enum Document {
     /// An image index (OCI) or manifest list (Docker).
-    Index(ImageIndex),
+    Index(Box<ImageIndex>),
     /// An image manifest (OCI or Docker schema 2).
     Manifest(Box<ImageManifest>),
 }
@@ -75,7 +75,7 @@ impl Document {
         let doc = if is_index {
             let idx: ImageIndex =
                 serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid index: {e}")))?;
-            Document::Index(idx)
+            Document::Index(Box::new(idx))
         } else {
             let m: ImageManifest =
                 serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid manifest: {e}")))?;

@@ -14,6 +14,8 @@ pub const INDEX_FILE: &str = "index.json";
 pub const BLOBS_DIR: &str = "blobs/sha256";
 /// The lock file linuxkit's cache holds (fcntl write lock) while reading or writing `index.json`.
 pub const LOCK_FILE: &str = ".lock";
+/// Lease file: writers hold a shared fcntl lock on it, garbage collection an exclusive one.
+pub const LEASE_FILE: &str = ".evebuild-lease";
 /// Prefix of temporary files written next to their final place.
 pub const TEMP_PREFIX: &str = ".tmp.";
 

@@ -37,7 +37,7 @@ use crate::format::{
     ANNOTATION_REF_NAME, BLOBS_DIR, INDEX_FILE, MAX_DOCUMENT, MAX_STORE_INDEX, MT_OCI_INDEX,
     OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, TEMP_PREFIX,
 };
-use crate::lock::StoreLock;
+use crate::lock::{Lease, StoreLock};
 use crate::reference::Reference;
 
 /// Environment variable naming the store directory (linuxkit's).
@@ -83,6 +83,12 @@ impl Store {
         }
         let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
         home.join(".linuxkit").join("cache")
+    }
+
+    /// The store directory to use: `cache` (a `--cache` option) if given, else
+    /// [`Store::default_root`].
+    pub fn choose_root(cache: Option<&Path>) -> PathBuf {
+        cache.map_or_else(Self::default_root, Path::to_path_buf)
     }
 
     /// The layout's directory.
@@ -210,6 +216,12 @@ impl Store {
             size,
             d.to_oci(),
         ))
+    }
+
+    /// A lease keeping garbage collection away while blobs are written and then tagged: hold
+    /// one from the first blob written to the last `tag` (pulls and imports do).
+    pub fn lease(&self) -> Result<Lease> {
+        Lease::acquire(&self.root)
     }
 
     /// All `index.json` entries.

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod noise;
+pub use noise::noise;
+
 use evebuild_oci::spec::{ConfigBuilder, Descriptor, ImageConfigurationBuilder, RootFsBuilder};
 use evebuild_oci::{Compression, Platform, Reference, Store};
 
@@ -48,6 +51,8 @@ pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
         h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_entry_type(tar::EntryType::Regular);
         b.append_data(&mut h, name, *data).unwrap();
     }
@@ -102,7 +107,10 @@ pub fn write_multiarch(
     let mut manifests = Vec::new();
     for arch in arches {
         let p = Platform::linux(arch);
-        let big: Vec<u8> = (0..payload).map(|i| (i * 31 + arch.len()) as u8).collect();
+        let big = noise(
+            payload,
+            arch.bytes().map(u64::from).sum::<u64>() + payload as u64,
+        );
         let d = write_image(
             store,
             &p,
@@ -220,4 +228,21 @@ pub fn blob_names(store: &Store) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// Unpacks the image named `name` in the layout at `layout` with `umoci unpack --rootless`;
+/// returns the bundle's directory (removed on drop) and the path of its rootfs.
+pub fn umoci_unpack(layout: &Path, name: &str) -> (tempfile::TempDir, PathBuf) {
+    let umoci = tool("umoci", "umoci");
+    let bundle = tempfile::tempdir().unwrap();
+    let dest = bundle.path().join("b");
+    run(Command::new(umoci)
+        .args([
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:{name}", layout.display()),
+        ])
+        .arg(&dest));
+    (bundle, dest.join("rootfs"))
 }
