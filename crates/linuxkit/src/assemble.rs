@@ -24,7 +24,7 @@
 //! front to back), then hard links. Each entry is preceded by its provenance
 //! (`LINUXKIT.source`/`LINUXKIT.location`, see [`Sink::annotate`]).
 //!
-//! Left out: `format: oci` volumes, `--input-tar`, `--decompress-kernel`, the SBOM.
+//! Left out: `--input-tar`, `--decompress-kernel`, the SBOM.
 
 use crate::flatten::{Data, Flattener, Node, Tree, TreeError};
 use crate::format::{
@@ -32,7 +32,7 @@ use crate::format::{
     PAX_SOURCE, RESOLV_CONF, RESOLV_SYMLINK, TOUCH_DIRS, VOLUMES_DIR,
 };
 use crate::runtime::{self, IdKind, ImageSettings};
-use crate::source::{ImageHandle, Images, Stream, visit_members};
+use crate::source::{ImageHandle, Images, LayoutData, Stream, visit_members};
 use crate::yml::{self, Config, Id, Mount};
 use evebuild_tree::{Entry, EntryPath, Kind, Sink};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -475,17 +475,32 @@ fn volumes(plan: &mut Plan<'_>, config: &Config) -> Result<(), AssembleError> {
         plan.prefix_dirs(&lower, origin)?;
         if let Some(r) = &reference {
             if v.format == "oci" {
-                return Err(section_err(
-                    &loc,
-                    "volumes with format: oci are not supported yet; use format: filesystem",
-                ));
+                let members = plan
+                    .ctx
+                    .images
+                    .oci_layout(r, &v.platforms)
+                    .map_err(|e| section_err(&loc, e))?;
+                for m in members {
+                    let p = lower.join(&m.name).map_err(|e| section_err(&loc, e))?;
+                    // linuxkit's layout writer sets no mtime: Go writes 0.
+                    let node = match m.data {
+                        _ if m.dir => Node::dir(0o755, 0, origin),
+                        LayoutData::Bytes(b) => Node::inline(b, 0o644, 0, origin),
+                        LayoutData::Blob(d, size) => {
+                            Node::new(Kind::File { size }, 0o644, 0, Data::Blob(d), origin)
+                        }
+                        LayoutData::None => Node::inline(Vec::new(), 0o644, 0, origin),
+                    };
+                    plan.insert(p, node)?;
+                }
+            } else {
+                let img = plan.image(r, &loc)?;
+                let (_, mut tree) = plan.flatten(img, Stream::Layers, true, &loc)?;
+                linuxkit_rules(&mut tree, true).map_err(|e| section_err(&loc, e))?;
+                plan.tree
+                    .overlay(Some(&lower), tree, origin)
+                    .map_err(|e| section_err(&loc, e))?;
             }
-            let img = plan.image(r, &loc)?;
-            let (_, mut tree) = plan.flatten(img, Stream::Layers, true, &loc)?;
-            linuxkit_rules(&mut tree, true).map_err(|e| section_err(&loc, e))?;
-            plan.tree
-                .overlay(Some(&lower), tree, origin)
-                .map_err(|e| section_err(&loc, e))?;
         }
         let vol_origin = plan.origin("linuxkit.volumes", &loc);
         for d in ["tmp", "merged"] {
@@ -805,6 +820,14 @@ fn emit(plan: &Plan<'_>, sink: &mut dyn Sink) -> Result<Report, AssembleError> {
                 out.add(plan, node, &entry, &mut (&mut f).take(size))?;
             }
             Data::Inline(bytes) => out.add(plan, node, &node.entry(p.clone()), &mut &bytes[..])?,
+            Data::Blob(digest) => {
+                let mut r = plan
+                    .ctx
+                    .images
+                    .open_blob(digest)
+                    .map_err(|e| evebuild_tree::Error::Tar(format!("blob {digest}: {e}")))?;
+                out.add(plan, node, &node.entry(p.clone()), &mut r)?;
+            }
             Data::None => out.add(plan, node, &node.entry(p.clone()), &mut std::io::empty())?,
         }
     }

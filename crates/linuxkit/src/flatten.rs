@@ -51,6 +51,8 @@ pub enum Data {
     Inline(Arc<[u8]>),
     /// A host file (files: `source:`), read when written.
     Host(PathBuf),
+    /// A blob of the image store (`format: oci` volumes), read when written.
+    Blob(String),
 }
 
 /// One entry of a tree.
