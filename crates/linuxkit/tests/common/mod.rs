@@ -89,7 +89,13 @@ pub fn layer(entries: &[E]) -> Vec<u8> {
             }
             E::Symlink(n, t) => {
                 h.set_mode(0o777);
-                h.set_link_name(t).unwrap();
+                if t.len() > 100 {
+                    b.append_pax_extensions([("linkpath", t.as_bytes())])
+                        .unwrap();
+                    h.set_link_name(&t[..100]).unwrap();
+                } else {
+                    h.set_link_name(t).unwrap();
+                }
                 (n.as_bytes().to_vec(), &[], tar::EntryType::Symlink)
             }
             E::Link(n, t) => {
