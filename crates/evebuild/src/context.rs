@@ -9,7 +9,6 @@ use crate::session::Request;
 use anyhow::{Context as _, Result};
 use evebuild_eve::kernel::KernelInfo;
 use evebuild_eve::knobs::{Knobs, Vars};
-use evebuild_eve::version::{DirtyTime, GitFacts};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -79,14 +78,13 @@ impl Context {
     pub fn resolve(req: &Request, project: Project, vars: Vars) -> Result<Context> {
         let machine = uname_m();
         let knobs = Knobs::resolve(vars, &machine)?;
-        let kernel = resolve_kernel(&project, &knobs)?;
-        knobs.validate()?;
+        let kernel = evebuild_eve::kernel::resolve(&project.root, &knobs)?;
         let sde = source_date_epoch(&project, &req.environment);
-        let git = GitFacts::read(&project.root);
-        let dirty = DirtyTime::from_env_or_now(
+        let rootfs_version = evebuild_eve::yml::rootfs_version(
+            &project.root,
+            &knobs,
             req.environment.get("SOURCE_DATE_EPOCH").map(String::as_str),
         );
-        let rootfs_version = evebuild_eve::version::rootfs_version(&knobs, &git, dirty);
         let full_version = evebuild_eve::version::full_version(&rootfs_version, &knobs);
         let dist = match &req.dist {
             Some(d) if d.is_absolute() => d.clone(),
@@ -134,32 +132,6 @@ impl Context {
     pub fn platform(&self) -> evebuild_oci::Platform {
         evebuild_oci::Platform::linux(&self.knobs.zarch)
     }
-}
-
-/// The kernel: the tree's kernel table when it has one (EVE), else — for a small tree like
-/// the bundled example — its own `pkg/kernel` package, unless KERNEL_TAG is given.
-fn resolve_kernel(project: &Project, knobs: &Knobs) -> Result<KernelInfo> {
-    let has_table = project
-        .root
-        .join(evebuild_eve::kernel::KERNEL_VERSION_MK)
-        .is_file();
-    let own_kernel = project.pkg_dir().join("kernel");
-    if !has_table && knobs.kernel_tag.is_none() && own_kernel.join("build.yml").is_file() {
-        knobs.validate_arch_platform()?;
-        let tag = evebuild_linuxkit::tag::show_tag(&own_kernel, &Default::default())
-            .with_context(|| format!("computing the tag of {}", own_kernel.display()))?;
-        return Ok(KernelInfo {
-            tag: tag.reference(),
-            from_user: false,
-            version: String::new(),
-            flavor: String::new(),
-            config_flavor: String::new(),
-            commit: String::new(),
-            branch: String::new(),
-            docker_tag: String::new(),
-        });
-    }
-    Ok(evebuild_eve::kernel::resolve(&project.root, knobs)?)
 }
 
 /// SOURCE_DATE_EPOCH: the environment's, else the time of the project's last commit, else
