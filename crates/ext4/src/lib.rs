@@ -76,7 +76,8 @@ impl Ext4Options {
 /// Why an image could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An entry that cannot be staged or stored.
+    /// An entry that cannot be staged or stored, or reading and writing the files of the
+    /// build failed ([`evebuild_tree::Error::Io`] says what was being done).
     #[error(transparent)]
     Entry(#[from] evebuild_tree::Error),
     /// A bad option.
@@ -100,22 +101,11 @@ pub enum Error {
         /// What it said.
         output: String,
     },
-    /// Reading or writing files of the build.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
 }
 
 impl Error {
     fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        evebuild_tree::Error::io(context, source).into()
     }
 }
 

@@ -10,6 +10,14 @@ use std::process::Command;
 
 const SDE: i64 = 1_700_000_000;
 const MIB: u64 = 1024 * 1024;
+/// Names a line-based fix-up script has to quote.
+const ODD_NAMES: [&str; 5] = [
+    "name with spaces",
+    "quote\"name",
+    "#hash",
+    "tab\tname",
+    "ünïcödé",
+];
 
 fn p(s: impl AsRef<[u8]>) -> EntryPath {
     EntryPath::new(s).unwrap()
@@ -162,13 +170,7 @@ fn sample_tree() -> MemTree {
     let mut dir_x = Entry::dir(p("var/attr"), 0o755, SDE);
     dir_x.xattrs = vec![(b"user.comment".to_vec(), b"a \"quoted\" value\n".to_vec())];
     t.insert(dir_x, Vec::new());
-    for name in [
-        "name with spaces",
-        "quote\"name",
-        "#hash",
-        "tab\tname",
-        "ünïcödé",
-    ] {
+    for name in ODD_NAMES {
         file(
             &mut t,
             &format!("names/{name}"),
@@ -217,18 +219,37 @@ fn build(
     w.finish().unwrap()
 }
 
-fn debugfs(img: &Path, request: &str) -> String {
-    let o = Command::new("debugfs")
-        .args(["-R", request])
-        .arg(img)
+/// Runs `cmd`, failing the test with its output unless it succeeds; returns stdout.
+fn run(cmd: &mut Command, package: &str) -> Vec<u8> {
+    let o = cmd
         .output()
-        .expect("install the Debian package e2fsprogs");
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}: install the Debian package {package}"));
     assert!(
         o.status.success(),
-        "debugfs -R {request:?}: {}",
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    o.stdout
+}
+
+fn debugfs_bytes(img: &Path, request: &str) -> Vec<u8> {
+    run(
+        Command::new("debugfs").args(["-R", request]).arg(img),
+        "e2fsprogs",
+    )
+}
+
+fn debugfs(img: &Path, request: &str) -> String {
+    String::from_utf8_lossy(&debugfs_bytes(img, request)).into_owned()
+}
+
+/// A 64 MiB image (instead of EVE's 800 MiB of headroom) for the tests that compare bytes.
+fn small() -> Ext4Options {
+    Ext4Options {
+        size: SizeRule::Fixed(64 * MIB),
+        ..Ext4Options::eve(SDE)
+    }
 }
 
 fn stat(img: &Path, path: &str) -> String {
@@ -238,17 +259,7 @@ fn stat(img: &Path, path: &str) -> String {
 }
 
 fn e2fsck_clean(img: &Path) {
-    let o = Command::new("e2fsck")
-        .args(["-fn"])
-        .arg(img)
-        .output()
-        .expect("install e2fsprogs");
-    assert!(
-        o.status.success(),
-        "e2fsck -fn: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run(Command::new("e2fsck").arg("-fn").arg(img), "e2fsprogs");
 }
 
 fn field<'a>(stat: &'a str, name: &str) -> &'a str {
@@ -274,12 +285,8 @@ fn image_carries_owners_modes_devices_links_xattrs_and_times() {
         .collect();
     assert_eq!(left, ["rootfs.img"]);
 
-    let dumpe2fs = Command::new("dumpe2fs")
-        .args(["-h"])
-        .arg(&img)
-        .output()
-        .unwrap();
-    let sb = String::from_utf8_lossy(&dumpe2fs.stdout);
+    let dumpe2fs = run(Command::new("dumpe2fs").arg("-h").arg(&img), "e2fsprogs");
+    let sb = String::from_utf8_lossy(&dumpe2fs);
     assert!(sb.contains("Filesystem volume name:   eve_rootfs"), "{sb}");
     assert!(
         sb.contains(&format!(
@@ -404,14 +411,8 @@ fn image_carries_owners_modes_devices_links_xattrs_and_times() {
         "{ea}"
     );
     let names = debugfs(&img, "ls -p /names");
-    for name in [
-        "name with spaces",
-        "quote\"name",
-        "#hash",
-        "tab\tname",
-        "ünïcödé",
-        &"n".repeat(255),
-    ] {
+    let long = "n".repeat(255);
+    for name in ODD_NAMES.iter().copied().chain([long.as_str()]) {
         assert!(
             names.contains(&format!("/{name}/")),
             "{name:?} missing from {names}"
@@ -421,13 +422,9 @@ fn image_carries_owners_modes_devices_links_xattrs_and_times() {
     }
     let content = debugfs(&img, "cat \"/names/quote\"\"name\"");
     assert_eq!(content, "quote\"name");
-    let big_lib = Command::new("debugfs")
-        .args(["-R", "cat /usr/lib/big.so"])
-        .arg(&img)
-        .output()
-        .unwrap();
+    let big_lib = debugfs_bytes(&img, "cat /usr/lib/big.so");
     assert!(
-        big_lib.stdout == tree.get(&p("usr/lib/big.so")).unwrap().1,
+        big_lib == tree.get(&p("usr/lib/big.so")).unwrap().1,
         "big.so contents"
     );
 }
@@ -436,10 +433,7 @@ fn image_carries_owners_modes_devices_links_xattrs_and_times() {
 fn same_content_same_bytes_whatever_the_order_and_clock() {
     let dir = tempfile::tempdir().unwrap();
     let tree = sample_tree();
-    let opts = Ext4Options {
-        size: SizeRule::Fixed(64 * MIB),
-        ..Ext4Options::eve(SDE)
-    };
+    let opts = small();
     let a = dir.path().join("a.img");
     let b = dir.path().join("b.img");
     let sa = build(&tree, &a, opts.clone(), false);
@@ -467,33 +461,20 @@ fn unprivileged_build_gives_the_same_image() {
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let mine = dir.path().join("root.img");
     let theirs = dir.path().join("nobody.img");
-    build(
-        &sample_tree(),
-        &mine,
-        Ext4Options {
-            size: SizeRule::Fixed(64 * MIB),
-            ..Ext4Options::eve(SDE)
-        },
-        false,
-    );
+    build(&sample_tree(), &mine, small(), false);
     let exe = std::env::current_exe().unwrap();
-    let o = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(exe)
-        .args([
-            "--exact",
-            "child_build_for_unprivileged_test",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .env("EVEBUILD_EXT4_CHILD_OUT", &theirs)
-        .output()
-        .expect("setpriv (Debian package util-linux)");
-    assert!(
-        o.status.success(),
-        "unprivileged build failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+    run(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(exe)
+            .args([
+                "--exact",
+                "child_build_for_unprivileged_test",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env("EVEBUILD_EXT4_CHILD_OUT", &theirs),
+        "util-linux",
     );
     assert!(
         fs::read(&mine).unwrap() == fs::read(&theirs).unwrap(),
@@ -516,15 +497,7 @@ fn child_build_for_unprivileged_test() {
         0,
         "the child must not run as root"
     );
-    build(
-        &sample_tree(),
-        Path::new(&out),
-        Ext4Options {
-            size: SizeRule::Fixed(64 * MIB),
-            ..Ext4Options::eve(SDE)
-        },
-        false,
-    );
+    build(&sample_tree(), Path::new(&out), small(), false);
 }
 
 #[test]
