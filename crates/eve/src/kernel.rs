@@ -102,8 +102,13 @@ pub fn resolve(source_root: &Path, knobs: &Knobs) -> Result<KernelInfo, KernelEr
         if !own.join("build.yml").is_file() {
             return Err(KernelError::NoTable(table));
         }
-        let tag = evebuild_linuxkit::tag::show_tag(&own, &Default::default())
-            .map_err(|source| KernelError::OwnPackage { dir: own.clone(), source })?;
+        let tag =
+            evebuild_linuxkit::tag::show_tag(&own, &Default::default()).map_err(|source| {
+                KernelError::OwnPackage {
+                    dir: own.clone(),
+                    source,
+                }
+            })?;
         return Ok(KernelInfo::tag_only(tag.reference(), false, Some(own)));
     }
     let mut make = Make::new(source_root);

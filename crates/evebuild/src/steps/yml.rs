@@ -44,7 +44,11 @@ impl Build<'_> {
             eve_hash: k.eve_hash.clone(),
             org: None,
         };
-        let own_kernel = image.kernel.package.clone().filter(|_| image.yml_in.contains("KERNEL_TAG"));
+        let own_kernel = image
+            .kernel
+            .package
+            .clone()
+            .filter(|_| image.yml_in.contains("KERNEL_TAG"));
         let packages = placeholders::used(&image.yml_in)
             .into_iter()
             .filter_map(|p| match p.source {
