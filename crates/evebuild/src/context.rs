@@ -58,6 +58,10 @@ pub struct Context {
     pub offline: bool,
     /// Re-fetch manifests.
     pub pull: bool,
+    /// The registry used as a shared package cache (`--registry`).
+    pub remote: Option<crate::registry::Remote>,
+    /// Publish packages to the registry (`--push`).
+    pub push: bool,
 }
 
 /// Knob names whose `-<hv>` shortcut is handled by the target parser.
@@ -100,6 +104,9 @@ impl Context {
             .unwrap_or_else(evebuild_oci::Store::default_root);
         let store = evebuild_oci::Store::open(&store_root)
             .with_context(|| format!("opening the image store {}", store_root.display()))?;
+        if req.push && req.registry.is_none() {
+            anyhow::bail!("--push needs --registry <host>[/<prefix>] to know where to push");
+        }
         let era = match knobs.vars.soft("LAYOUT") {
             None | Some("seed") => Era::Seed,
             Some("eve17") => Era::Eve17,
@@ -124,6 +131,11 @@ impl Context {
             force: req.force,
             offline: req.offline,
             pull: req.pull,
+            remote: req.registry.clone().map(|base| crate::registry::Remote {
+                base,
+                insecure: req.insecure,
+            }),
+            push: req.push,
             knobs,
         })
     }
@@ -153,6 +165,11 @@ fn source_date_epoch(project: &Project, env: &std::collections::BTreeMap<String,
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(FALLBACK_EPOCH)
+}
+
+/// This machine's architecture, as EVE names it (amd64, arm64, riscv64).
+pub fn host_arch() -> String {
+    evebuild_eve::knobs::host_arch(&uname_m())
 }
 
 fn uname_m() -> String {
