@@ -1,7 +1,8 @@
 //! Dispatch: turns parsed arguments into an engine request and renders the result.
 
-use crate::args::{Cli, Command, Global, PkgCommand};
+use crate::args::{CacheCommand, Cli, Command, Global, PkgCommand};
 use anyhow::{Context, Result};
+use evebuild::cache;
 use evebuild::progress::{Outcome, Progress};
 use evebuild::session::{Request, Summary};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -40,10 +41,64 @@ pub fn run(cli: Cli) -> Result<()> {
             print_summary(&summary);
             Ok(())
         }
+        Some(Command::Cache(c)) => {
+            let store = cache::open(cli.global.cache.as_deref())?;
+            let lines = match c {
+                CacheCommand::Ls => cache::ls(&store)?,
+                CacheCommand::Import { archive, name } => {
+                    cache::import(&store, &archive, name.as_deref())?
+                }
+                CacheCommand::Export {
+                    reference,
+                    format,
+                    platform,
+                    output,
+                } => {
+                    let format = match format.as_str() {
+                        "oci" => cache::ExportFormat::Oci,
+                        "docker" => cache::ExportFormat::Docker,
+                        "filesystem" => cache::ExportFormat::Filesystem,
+                        other => anyhow::bail!("--format {other}: use oci, docker or filesystem"),
+                    };
+                    let platform = platform.unwrap_or_else(|| default_platform(&cli.global));
+                    cache::export(&store, &reference, format, &platform, &output)?;
+                    vec![format!("wrote {}", output.display())]
+                }
+                CacheCommand::Rm { references } => cache::rm(&store, &references)?,
+                CacheCommand::Verify => cache::verify(&store)?,
+            };
+            print_lines(&lines);
+            Ok(())
+        }
+        Some(Command::Pull {
+            reference,
+            platform,
+        }) => {
+            let store = cache::open(cli.global.cache.as_deref())?;
+            let platform = platform.unwrap_or_else(|| default_platform(&cli.global));
+            print_lines(&cache::pull(
+                &store,
+                &reference,
+                &platform,
+                cli.global.insecure,
+                cli.global.pull,
+            )?);
+            Ok(())
+        }
+        Some(Command::Push { reference, to }) => {
+            let store = cache::open(cli.global.cache.as_deref())?;
+            print_lines(&cache::push(
+                &store,
+                &reference,
+                to.as_deref(),
+                cli.global.insecure,
+            )?);
+            Ok(())
+        }
         Some(Command::Yml { image, words }) => {
             let (knobs, _) = split_words(&words);
             let req = request(&cli.global, cwd, knobs, Vec::new());
-            print!("{}", evebuild::session::resolved_yml(&req, &image)?);
+            print_lines(&[evebuild::session::resolved_yml(&req, &image)?]);
             Ok(())
         }
         Some(Command::Pkg(PkgCommand::ShowTag {
@@ -63,7 +118,7 @@ pub fn run(cli: Cli) -> Result<()> {
                         org: org.clone(),
                     },
                 )?;
-                println!("{tag}");
+                print_lines(&[tag]);
             }
             Ok(())
         }
@@ -85,6 +140,16 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `linux/<ZARCH>` from --zarch or the environment, else this machine's architecture.
+fn default_platform(g: &Global) -> String {
+    let arch = g
+        .zarch
+        .clone()
+        .or_else(|| std::env::var("ZARCH").ok())
+        .unwrap_or_else(evebuild::context::host_arch);
+    format!("linux/{arch}")
 }
 
 /// Splits make-style words into knob assignments and targets.
@@ -136,13 +201,30 @@ fn request(
         pull: g.pull,
         offline: g.offline,
         jobs: g.jobs,
+        registry: g.registry.clone(),
+        push: g.push,
+        insecure: g.insecure,
+    }
+}
+
+/// Prints lines on stdout; a closed pipe (`evebuild cache ls | head`) ends the program quietly.
+fn print_lines(lines: &[String]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        let l = l.strip_suffix('\n').unwrap_or(l);
+        if let Err(e) = writeln!(out, "{l}") {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: writing to standard output: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
 fn print_summary(s: &Summary) {
-    for line in &s.printed {
-        println!("{line}");
-    }
+    print_lines(&s.printed);
     for note in &s.notes {
         eprintln!("{note}");
     }

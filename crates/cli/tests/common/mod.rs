@@ -8,6 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[allow(unused_imports)]
+pub use evebuild_testkit::{Registry, run, sha256sum, tool};
+
 /// The time stamped into test artifacts.
 pub const EPOCH: &str = "1700000000";
 
@@ -166,27 +169,9 @@ impl Run {
     }
 }
 
-/// Runs an oracle tool; a missing tool fails the test with the package to install.
-pub fn tool(name: &str, args: &[&str]) -> Output {
-    Command::new(name).args(args).output().unwrap_or_else(|e| {
-        panic!(
-            "{name} is needed by this test ({e}); run ./scripts/install-test-deps.sh \
-             (Debian package: {})",
-            package_of(name)
-        )
-    })
-}
-
 /// Runs an oracle tool that must succeed; returns its standard output.
 pub fn tool_ok(name: &str, args: &[&str]) -> String {
-    let out = tool(name, args);
-    assert!(
-        out.status.success(),
-        "{name} {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run(Command::new(tool(name, package_of(name))).args(args))
 }
 
 fn package_of(tool: &str) -> &'static str {
@@ -200,15 +185,6 @@ fn package_of(tool: &str) -> &'static str {
         "e2fsck" | "debugfs" => "e2fsprogs",
         _ => "see scripts/install-test-deps.sh",
     }
-}
-
-/// SHA-256 of a file, by the coreutils tool (independent of evebuild's hashing).
-pub fn sha256sum(p: &Path) -> String {
-    tool_ok("sha256sum", &[p.to_str().unwrap()])
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 /// Copies a directory tree, leaving out build outputs and boot-kit files.
