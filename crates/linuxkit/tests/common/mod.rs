@@ -11,36 +11,10 @@ use evebuild_oci::spec::{ConfigBuilder, ImageConfigurationBuilder, RootFsBuilder
 use evebuild_oci::{Compression, Platform, Reference, Store};
 use evebuild_tree::tar::TarSink;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-/// Path of a required tool, or a failure naming the Debian package to install.
-pub fn tool(name: &str, package: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "{name} is not installed: apt-get install {package} (scripts/install-test-deps.sh lists it)"
-    );
-}
-
-/// Runs a command, failing with its output; returns stdout.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use evebuild_testkit::{run, tool};
 
 /// One member of a hand-made layer.
 #[derive(Clone)]
