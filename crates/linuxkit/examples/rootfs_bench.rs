@@ -9,10 +9,12 @@
 use evebuild_linuxkit::assemble::{AssembleContext, assemble};
 use evebuild_linuxkit::source::StoreImages;
 use evebuild_linuxkit::yml::Config;
-use evebuild_oci::spec::{ConfigBuilder, ImageConfigurationBuilder, RootFsBuilder};
 use evebuild_oci::{Compression, Platform, Reference, Store};
 use evebuild_tree::tar::TarSink;
 use std::path::{Path, PathBuf};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn files_under(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -68,24 +70,11 @@ fn make(args: &[String]) {
             let tar = b.into_inner().unwrap();
             layers.push(store.write_layer(&tar[..], compression).unwrap());
         }
-        let config = ImageConfigurationBuilder::default()
-            .architecture("amd64")
-            .os("linux")
-            .config(
-                ConfigBuilder::default()
-                    .cmd(vec!["/bin/true".to_string()])
-                    .build()
-                    .unwrap(),
-            )
-            .rootfs(
-                RootFsBuilder::default()
-                    .typ("layers")
-                    .diff_ids(Vec::<String>::new())
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap();
+        let cfg = common::Cfg {
+            cmd: Some(vec!["/bin/true"]),
+            ..common::Cfg::default()
+        };
+        let config = common::image_config("amd64", &cfg);
         let d = store.write_image(&config, &layers).unwrap();
         let name = format!("bench.local/img{i}:1");
         store.tag(&Reference::parse(&name).unwrap(), d).unwrap();

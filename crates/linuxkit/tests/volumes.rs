@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use evebuild_oci::{Compression, Platform, Reference};
+use evebuild_oci::{Compression, Reference};
 use std::process::Command;
 
 #[test]
@@ -18,18 +18,7 @@ fn oci_volume_is_a_layout_skopeo_reads() {
                 Compression::Gzip,
             )
             .unwrap();
-        let config = evebuild_oci::spec::ImageConfigurationBuilder::default()
-            .architecture(arch)
-            .os("linux")
-            .rootfs(
-                evebuild_oci::spec::RootFsBuilder::default()
-                    .typ("layers")
-                    .diff_ids(Vec::<String>::new())
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap();
+        let config = image_config(arch, &Cfg::default());
         let d = f.store.write_image(&config, &[l]).unwrap();
         manifests.push(d);
     }
@@ -37,7 +26,6 @@ fn oci_volume_is_a_layout_skopeo_reads() {
     f.store
         .tag(&Reference::parse("example.org/vol:1").unwrap(), idx.clone())
         .unwrap();
-    let _ = Platform::linux("amd64");
     let yml = "volumes:\n- name: apps\n  image: example.org/vol:1\n  format: oci\n  platforms: [linux/arm64]\n";
     let (tar, _) = f.build(yml, f.dir.path()).unwrap();
     let root = extract(&tar);

@@ -7,7 +7,9 @@
 use evebuild_linuxkit::assemble::{AssembleContext, Report, assemble};
 use evebuild_linuxkit::source::StoreImages;
 use evebuild_linuxkit::yml::Config;
-use evebuild_oci::spec::{ConfigBuilder, ImageConfigurationBuilder, RootFsBuilder};
+use evebuild_oci::spec::{
+    ConfigBuilder, ImageConfiguration, ImageConfigurationBuilder, RootFsBuilder,
+};
 use evebuild_oci::{Compression, Platform, Reference, Store};
 use evebuild_tree::tar::TarSink;
 use std::collections::HashMap;
@@ -118,6 +120,41 @@ pub struct Cfg {
     pub label: Option<String>,
 }
 
+/// A linux image configuration for `arch` with the settings of `cfg`.
+pub fn image_config(arch: &str, cfg: &Cfg) -> ImageConfiguration {
+    let mut c = ConfigBuilder::default();
+    if let Some(e) = &cfg.entrypoint {
+        c = c.entrypoint(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+    if let Some(e) = &cfg.cmd {
+        c = c.cmd(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+    if let Some(e) = &cfg.env {
+        c = c.env(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+    if let Some(w) = cfg.workdir {
+        c = c.working_dir(w.to_string());
+    }
+    if let Some(l) = &cfg.label {
+        c = c.labels(HashMap::from([(
+            "org.mobyproject.config".to_string(),
+            l.clone(),
+        )]));
+    }
+    let rootfs = RootFsBuilder::default()
+        .typ("layers")
+        .diff_ids(Vec::<String>::new())
+        .build()
+        .unwrap();
+    ImageConfigurationBuilder::default()
+        .architecture(arch)
+        .os("linux")
+        .config(c.build().unwrap())
+        .rootfs(rootfs)
+        .build()
+        .unwrap()
+}
+
 /// A temporary store with images in it.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
@@ -137,39 +174,10 @@ impl Fixture {
             .iter()
             .map(|l| self.store.write_layer(&l[..], Compression::Gzip).unwrap())
             .collect();
-        let mut c = ConfigBuilder::default();
-        if let Some(e) = &cfg.entrypoint {
-            c = c.entrypoint(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        }
-        if let Some(e) = &cfg.cmd {
-            c = c.cmd(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        }
-        if let Some(e) = &cfg.env {
-            c = c.env(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        }
-        if let Some(w) = cfg.workdir {
-            c = c.working_dir(w.to_string());
-        }
-        if let Some(l) = &cfg.label {
-            c = c.labels(HashMap::from([(
-                "org.mobyproject.config".to_string(),
-                l.clone(),
-            )]));
-        }
-        let config = ImageConfigurationBuilder::default()
-            .architecture("amd64")
-            .os("linux")
-            .config(c.build().unwrap())
-            .rootfs(
-                RootFsBuilder::default()
-                    .typ("layers")
-                    .diff_ids(Vec::<String>::new())
-                    .build()
-                    .unwrap(),
-            )
-            .build()
+        let d = self
+            .store
+            .write_image(&image_config("amd64", &cfg), &written)
             .unwrap();
-        let d = self.store.write_image(&config, &written).unwrap();
         let r = Reference::parse(name).unwrap();
         self.store.tag(&r, d).unwrap();
     }
