@@ -98,6 +98,8 @@ struct Plan<'a> {
     streams: Vec<StreamSpec>,
     origins: Vec<(String, String)>,
     tree: Tree,
+    /// Trees made ahead by [`Plan::prefetch`]: image, stream number, result.
+    prefetched: std::collections::VecDeque<(usize, u32, Result<Tree, String>)>,
 }
 
 fn path(s: &str) -> EntryPath {
@@ -126,7 +128,7 @@ impl<'a> Plan<'a> {
         Ok(self.images.len() - 1)
     }
 
-    /// Pass one over a stream: its tree, metadata only.
+    /// Pass one over a stream: its tree, metadata only (prefetched when it can be).
     fn flatten(
         &mut self,
         image: usize,
@@ -134,20 +136,76 @@ impl<'a> Plan<'a> {
         whiteouts: bool,
         location: &str,
     ) -> Result<(u32, Tree), AssembleError> {
+        if stream == Stream::Layers
+            && whiteouts
+            && self.prefetched.front().is_some_and(|(i, _, _)| *i == image)
+        {
+            let (_, id, tree) = self.prefetched.pop_front().expect("checked");
+            return tree.map(|t| (id, t)).map_err(|e| section_err(location, e));
+        }
         self.streams.push(StreamSpec { image, stream });
         let id = (self.streams.len() - 1) as u32;
-        let mut f = Flattener::new(id, whiteouts);
-        let img = &*self.images[image];
-        visit_members(img, stream, &mut |layer, ordinal, e, _| {
-            f.apply(layer, ordinal, e).map_err(|err| {
-                evebuild_tree::Error::Tar(format!(
-                    "layer {}: {err}",
-                    img.layer_name(layer as usize)
-                ))
-            })
-        })
-        .map_err(|e| section_err(location, format!("{}: {e}", img.reference())))?;
-        Ok((id, f.tree))
+        let tree = flatten_stream(&*self.images[image], stream, id, whiteouts)
+            .map_err(|e| section_err(location, e))?;
+        Ok((id, tree))
+    }
+
+    /// Pass one for every image the sections will flatten, in parallel: the same images, in
+    /// the same order, with the same stream numbers as the sequential walk would give them.
+    fn prefetch(&mut self, config: &Config) -> Result<(), AssembleError> {
+        let mut jobs: Vec<(String, String)> = Vec::new();
+        if !config.kernel.image.is_empty() {
+            jobs.push((config.kernel.image.clone(), "kernel".into()));
+        }
+        for (i, r) in config.init.iter().flatten().enumerate() {
+            jobs.push((r.clone(), format!("init[{i}]")));
+        }
+        for (i, v) in config.volumes.iter().flatten().enumerate() {
+            if !v.image.is_empty() && v.format != "oci" {
+                jobs.push((yml::expand_reference(&v.image), format!("volume[{i}]")));
+            }
+        }
+        let mut seen = HashSet::new();
+        for (section, i, c) in config.containers() {
+            if seen.insert(c.image.clone()) {
+                jobs.push((c.image.clone(), format!("{section}[{i}]")));
+            }
+        }
+        let mut work = Vec::new();
+        for (r, loc) in &jobs {
+            let image = self.image(r, loc)?;
+            self.streams.push(StreamSpec {
+                image,
+                stream: Stream::Layers,
+            });
+            work.push((image, (self.streams.len() - 1) as u32));
+        }
+        let results: Vec<std::sync::Mutex<Option<Result<Tree, String>>>> =
+            work.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(work.len());
+        let images = &self.images;
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((image, id)) = work.get(j) else {
+                            break;
+                        };
+                        let tree = flatten_stream(&*images[*image], Stream::Layers, *id, true);
+                        *results[j].lock().expect("no panics while holding it") = Some(tree);
+                    }
+                });
+            }
+        });
+        for ((image, id), r) in work.into_iter().zip(results) {
+            let tree = r.into_inner().expect("unpoisoned").expect("every job ran");
+            self.prefetched.push_back((image, id, tree));
+        }
+        Ok(())
     }
 
     fn dir(&mut self, p: &EntryPath, origin: u32) -> Result<(), AssembleError> {
@@ -203,6 +261,23 @@ impl<'a> Plan<'a> {
         .map_err(|e| e.to_string())?;
         Ok(out)
     }
+}
+
+/// Pass one over `stream` of `img`: the tree of its members, numbered as stream `id`.
+fn flatten_stream(
+    img: &dyn ImageHandle,
+    stream: Stream,
+    id: u32,
+    whiteouts: bool,
+) -> Result<Tree, String> {
+    let mut f = Flattener::new(id, whiteouts);
+    visit_members(img, stream, &mut |layer, ordinal, e, _| {
+        f.apply(layer, ordinal, e).map_err(|err| {
+            evebuild_tree::Error::Tar(format!("layer {}: {err}", img.layer_name(layer as usize)))
+        })
+    })
+    .map_err(|e| format!("{}: {e}", img.reference()))?;
+    Ok(f.tree)
 }
 
 fn node_size(n: &Node) -> u64 {
@@ -325,7 +400,9 @@ pub fn assemble(
         streams: Vec::new(),
         origins: Vec::new(),
         tree: Tree::default(),
+        prefetched: Default::default(),
     };
+    plan.prefetch(config)?;
     kernel(&mut plan, config)?;
     init(&mut plan, config)?;
     volumes(&mut plan, config)?;

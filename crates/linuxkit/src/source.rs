@@ -10,7 +10,7 @@ use evebuild_tree::{Entry, Error as TreeError, Sink, tar::read_tar};
 use std::io::Read;
 
 /// A resolved image: config and layers of one platform.
-pub trait ImageHandle {
+pub trait ImageHandle: Sync {
     /// The reference it was resolved from (expanded), for messages and provenance.
     fn reference(&self) -> &str;
     /// The raw image configuration JSON.
