@@ -18,7 +18,8 @@
 //! image never wrote get 0755, root and linuxkit's fixed mtime instead of the extraction
 //! time.
 //!
-//! Streaming: a first pass reads every layer's headers to build the tree (metadata only); the
+//! Streaming: a first pass reads every layer's headers to build the tree (metadata only, one
+//! image per thread, as many threads as cores); the
 //! output is then written as all directories, links, devices and generated files in path
 //! order, then the layer files stream by stream in layer order (each layer read once more,
 //! front to back), then hard links. Each entry is preceded by its provenance
