@@ -2,12 +2,20 @@
 //!
 //! The assembler asks an [`Images`] for each reference; [`StoreImages`] answers from the OCI
 //! store of `evebuild-oci` for one platform. Layer streams are decompressed tar streams read
-//! front to back; nothing is extracted to disk. [`visit_members`] walks the members of an
-//! image's layers (or of a tar stored inside one of them, for the kernel's `kernel.tar`),
-//! numbering them so a second walk can find the same member again.
+//! front to back, skipping the contents a walk does not read; nothing is extracted, but
+//! compressed layers go through the store's decompressed-layer cache
+//! (`Image::open_layer_cached`), so each is decompressed once, and every walk reads its layers
+//! to the end (which completes and checks a cache entry). [`visit_members`] walks the members
+//! of an image's layers (or of a tar stored inside one of them, for the kernel's
+//! `kernel.tar`), numbering them so a second walk can find the same member again.
 
-use evebuild_tree::{Entry, Error as TreeError, Sink, tar::read_tar};
-use std::io::Read;
+use evebuild_tree::tar::{read_tar, read_tar_seekable};
+use evebuild_tree::{Entry, Error as TreeError, Sink};
+use std::io::{Read, Seek};
+
+/// A layer's tar stream; skipping forward (`SeekFrom::Current`) is all a walk asks of `Seek`.
+pub trait LayerStream: Read + Seek {}
+impl<T: Read + Seek> LayerStream for T {}
 
 /// A resolved image: config and layers of one platform.
 pub trait ImageHandle: Sync {
@@ -20,7 +28,7 @@ pub trait ImageHandle: Sync {
     /// A name of layer `i` for messages (its digest).
     fn layer_name(&self, i: usize) -> String;
     /// The uncompressed tar stream of layer `i` (bottom layer is 0).
-    fn open_layer(&self, i: usize) -> Result<Box<dyn Read + '_>, String>;
+    fn open_layer(&self, i: usize) -> Result<Box<dyn LayerStream + '_>, String>;
 }
 
 /// Resolves references to images.
@@ -268,10 +276,10 @@ impl ImageHandle for StoreImage<'_> {
             .map(|d| d.digest().to_string())
             .unwrap_or_default()
     }
-    fn open_layer(&self, i: usize) -> Result<Box<dyn Read + '_>, String> {
+    fn open_layer(&self, i: usize) -> Result<Box<dyn LayerStream + '_>, String> {
         self.image
-            .open_layer(self.store, i)
-            .map(|r| r as Box<dyn Read>)
+            .open_layer_cached(self.store, i)
+            .map(|r| Box::new(r) as Box<dyn LayerStream>)
             .map_err(|e| e.to_string())
     }
 }
@@ -306,7 +314,7 @@ pub fn visit_members(
         Stream::Nested { layer, .. } => vec![layer],
     };
     for l in layers {
-        let reader = image.open_layer(l as usize).map_err(|e| {
+        let mut reader = image.open_layer(l as usize).map_err(|e| {
             TreeError::Tar(format!(
                 "{}: layer {}: {e}",
                 image.reference(),
@@ -321,8 +329,8 @@ pub fn visit_members(
             ))
         };
         match stream {
-            Stream::Layers => read_tar(
-                reader,
+            Stream::Layers => read_tar_seekable(
+                &mut reader,
                 &mut Counter {
                     layer: l,
                     ordinal: 0,
@@ -346,8 +354,8 @@ pub fn visit_members(
                     }
                     Ok(())
                 };
-                read_tar(
-                    reader,
+                read_tar_seekable(
+                    &mut reader,
                     &mut Counter {
                         layer: l,
                         ordinal: 0,
@@ -363,6 +371,9 @@ pub fn visit_members(
                 }
             }
         }
+        // The padding after the end-of-archive blocks, so the stream ends where it should.
+        std::io::copy(&mut reader, &mut std::io::sink())
+            .map_err(|e| context(TreeError::io("reading to the end", e)))?;
     }
     Ok(())
 }

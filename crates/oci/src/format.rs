@@ -18,6 +18,15 @@ pub const LOCK_FILE: &str = ".lock";
 pub const LEASE_FILE: &str = ".evebuild-lease";
 /// Prefix of temporary files written next to their final place.
 pub const TEMP_PREFIX: &str = ".tmp.";
+/// Directory of the decompressed-layer cache, relative to the store root. linuxkit (ggcr's
+/// `layout.Path`) reads only `oci-layout`, `index.json` and `blobs/`, and its garbage collection
+/// walks `blobs/` only, so an extra directory beside them is invisible to it.
+pub const LAYER_CACHE_DIR: &str = "evebuild/layers";
+/// Magic at the start of a layer cache file's trailer (format version 1).
+pub const LAYER_CACHE_MAGIC: &[u8; 16] = b"evebuild-layer\x001";
+/// Length of a layer cache file's trailer: magic, tar size (u64 LE), CRC-32 of the tar (u32
+/// LE), four zero bytes.
+pub const LAYER_CACHE_TRAILER: usize = 32;
 
 /// Annotation holding the full reference an `index.json` entry is known by.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";

@@ -5,7 +5,8 @@
 //! error rather than a guess. gzip output is reproducible: flate2 writes no file name and a zero
 //! mtime in the header, and the compression level is fixed.
 
-use std::io::{self, BufReader, Read, Write};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
 use flate2::Compression as GzLevel;
 use flate2::read::MultiGzDecoder;
@@ -34,8 +35,8 @@ pub struct Layer {
     pub diff_id: Digest,
 }
 
-/// Opens the layer blob `desc` of `store` and returns its uncompressed tar stream.
-pub fn open_layer(store: &Store, desc: &Descriptor) -> Result<Box<dyn Read + Send>> {
+/// The digest and compression of the layer blob `desc` (an unknown media type is an error).
+pub(crate) fn layer_compression_of(desc: &Descriptor) -> Result<(Digest, Compression)> {
     let digest = Digest::of_descriptor(desc)?;
     let mt = desc.media_type().to_string();
     let compression = layer_compression(&mt).ok_or_else(|| {
@@ -46,8 +47,95 @@ pub fn open_layer(store: &Store, desc: &Descriptor) -> Result<Box<dyn Read + Sen
             ),
         )
     })?;
+    Ok((digest, compression))
+}
+
+/// Opens the layer blob `desc` of `store` and returns its uncompressed tar stream.
+pub fn open_layer(store: &Store, desc: &Descriptor) -> Result<Box<dyn Read + Send>> {
+    let (digest, compression) = layer_compression_of(desc)?;
     let file = BufReader::with_capacity(1 << 17, store.open_blob(&digest)?);
     decompress(file, compression, &format!("layer {digest}"))
+}
+
+/// A layer's uncompressed tar stream that can skip forward, as tar readers skip the contents
+/// they do not want ([`evebuild_tree::tar::read_tar_seekable`]). [`Seek`] supports
+/// `SeekFrom::Current(n)` with `n ≥ 0` only: over a plain tar file it seeks, over a
+/// decompressing stream it reads and discards.
+pub struct LayerReader {
+    pos: u64,
+    source: Source,
+}
+
+enum Source {
+    /// The tar is bytes `0..end` of a file.
+    File { r: BufReader<File>, end: u64 },
+    /// The tar is everything the stream yields.
+    Stream(Box<dyn Read + Send>),
+}
+
+/// Read buffer over plain tar files: big enough for few system calls when contents are read,
+/// small enough that skipping a file's contents and reading the next header reads little.
+const FILE_BUF: usize = 1 << 16;
+
+impl LayerReader {
+    /// The first `len` bytes of `file` (at offset 0).
+    pub(crate) fn file(file: File, len: u64) -> LayerReader {
+        LayerReader {
+            pos: 0,
+            source: Source::File {
+                r: BufReader::with_capacity(FILE_BUF, file),
+                end: len,
+            },
+        }
+    }
+
+    /// Everything `r` yields.
+    pub(crate) fn stream(r: Box<dyn Read + Send>) -> LayerReader {
+        LayerReader {
+            pos: 0,
+            source: Source::Stream(r),
+        }
+    }
+}
+
+impl Read for LayerReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match &mut self.source {
+            Source::File { r, end } => {
+                let left = end.saturating_sub(self.pos);
+                let max = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                r.read(&mut buf[..max])?
+            }
+            Source::Stream(r) => r.read(buf)?,
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for LayerReader {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let SeekFrom::Current(n) = to else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a layer stream only skips forward",
+            ));
+        };
+        let n = u64::try_from(n).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a layer stream only skips forward",
+            )
+        })?;
+        match &mut self.source {
+            Source::File { r, .. } => {
+                r.seek_relative(i64::try_from(n).expect("from an i64"))?;
+                self.pos += n;
+            }
+            Source::Stream(r) => self.pos += io::copy(&mut r.take(n), &mut io::sink())?,
+        }
+        Ok(self.pos)
+    }
 }
 
 /// Wraps `r` in the decoder for `compression`.

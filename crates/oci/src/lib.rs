@@ -8,7 +8,9 @@
 //!   (`org.opencontainers.image.ref.name` = the full reference; `…:<tag>-<arch>` for one
 //!   architecture's image, the bare tag for the index) and its `.lock`. Blobs are verified
 //!   before they become visible and every update is crash-safe. [`Store::resolve`] gives an
-//!   [`Image`]: one platform's manifest and config, with decompressed layer streams.
+//!   [`Image`]: one platform's manifest and config, with decompressed layer streams
+//!   ([`Image::open_layer_cached`] keeps a decompressed copy of compressed layers in the store,
+//!   so readers that come back to a layer decompress it once).
 //! - Writing images: [`Store::write_layer`], [`Store::write_image`], [`Store::write_index`],
 //!   [`Store::tag`]; hold a [`Store::lease`] from the first blob to the last tag, so a concurrent
 //!   [`Store::gc`] cannot collect blobs that are not named yet.
@@ -37,6 +39,7 @@ mod flatten;
 pub mod format;
 mod image;
 mod layer;
+mod layer_cache;
 mod lock;
 mod maintain;
 mod parallel;
@@ -58,7 +61,7 @@ pub use error::{Error, Result};
 pub use flatten::{export_filesystem, flatten};
 pub use format::Compression;
 pub use image::Image;
-pub use layer::{Layer, decompress, layer_media_type, open_layer};
+pub use layer::{Layer, LayerReader, decompress, layer_media_type, open_layer};
 pub use lock::{Collection, Lease};
 pub use maintain::{Damage, GcReport, ListEntry, VerifyReport};
 pub use platform::Platform;

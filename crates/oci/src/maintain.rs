@@ -1,5 +1,6 @@
-//! Looking after the store: listing its names, removing one, collecting unreferenced blobs, and
-//! verifying every blob against its digest.
+//! Looking after the store: listing its names, removing one, collecting unreferenced blobs (and
+//! the decompressed-layer cache entries of layers no image has), and verifying every blob
+//! against its digest.
 //!
 //! Reachability starts at the `index.json` entries and follows every stored index and manifest
 //! (a multi-arch index pulled for one platform points at manifests that are not stored; those
@@ -157,13 +158,14 @@ impl Store {
         self.gc()
     }
 
-    /// Deletes every blob not reachable from `index.json` (and abandoned temporary files).
+    /// Deletes every blob not reachable from `index.json`, abandoned temporary files, and the
+    /// decompressed-layer cache entries of layers no reachable image has.
     pub fn gc(&self) -> Result<GcReport> {
         let _collection = Collection::acquire(self.root())?;
         let _lock = StoreLock::acquire(self.root(), true)?;
         self.sweep_temporaries()?;
         let entries = self.read_entries_locked()?;
-        let (reachable, _) = self.reachable(&entries);
+        let (reachable, _, configs) = self.reachable(&entries);
         let mut report = GcReport::default();
         for (digest, path) in self.blob_files()?.0 {
             if reachable.contains_key(&digest) {
@@ -175,6 +177,7 @@ impl Store {
             report.freed += size;
             report.removed.push(digest);
         }
+        report.freed += self.prune_layer_cache(&self.live_diff_ids(&configs))?;
         Ok(report)
     }
 
@@ -207,7 +210,7 @@ impl Store {
         }
         report.damage.extend(strays.into_iter().map(Damage::Stray));
         let entries = self.entries()?;
-        let (reachable, mut problems) = self.reachable(&entries);
+        let (reachable, mut problems, _) = self.reachable(&entries);
         for (digest, (size, needed_by, optional)) in reachable {
             if optional {
                 continue;
@@ -252,16 +255,45 @@ impl Store {
         Ok((blobs, strays))
     }
 
+    /// The diff_ids the image configs `configs` list (configs that cannot be read list none).
+    fn live_diff_ids(&self, configs: &[Descriptor]) -> BTreeSet<Digest> {
+        #[derive(serde::Deserialize)]
+        struct Config {
+            rootfs: Option<RootFs>,
+        }
+        #[derive(serde::Deserialize)]
+        struct RootFs {
+            diff_ids: Option<Vec<String>>,
+        }
+        let mut live = BTreeSet::new();
+        for c in configs {
+            let Ok(bytes) = self.read_blob_checked(c, "image config") else {
+                continue;
+            };
+            let Ok(config) = serde_json::from_slice::<Config>(&bytes) else {
+                continue;
+            };
+            let ids = config.rootfs.and_then(|r| r.diff_ids).unwrap_or_default();
+            live.extend(ids.iter().filter_map(|d| Digest::parse(d).ok()));
+        }
+        live
+    }
+
     /// Every digest reachable from `entries` → (size, who needs it, whether its absence is
     /// expected: a platform manifest of an index pulled for another platform); plus unreadable
-    /// documents.
+    /// documents, and the config descriptors of the reachable manifests.
     #[allow(clippy::type_complexity)]
     fn reachable(
         &self,
         entries: &[Descriptor],
-    ) -> (BTreeMap<Digest, (u64, String, bool)>, Vec<Damage>) {
+    ) -> (
+        BTreeMap<Digest, (u64, String, bool)>,
+        Vec<Damage>,
+        Vec<Descriptor>,
+    ) {
         let mut seen: BTreeMap<Digest, (u64, String, bool)> = BTreeMap::new();
         let mut problems = Vec::new();
+        let mut configs = Vec::new();
         let mut stack: Vec<(Descriptor, String, bool)> = entries
             .iter()
             .map(|e| {
@@ -296,6 +328,7 @@ impl Store {
                     }
                 }
                 Ok(Document::Manifest(m)) => {
+                    configs.push(m.config().clone());
                     stack.push((m.config().clone(), format!("{who} (config)"), false));
                     for (i, l) in m.layers().iter().enumerate() {
                         stack.push((l.clone(), format!("{who} (layer {i})"), false));
@@ -308,7 +341,7 @@ impl Store {
                 }),
             }
         }
-        (seen, problems)
+        (seen, problems, configs)
     }
 }
 

@@ -17,7 +17,8 @@
 //! - Digests are validated ([`Digest`]) before they become paths.
 //!
 //! What it leaves out: blob garbage collection and verification live in `maintain.rs`,
-//! platform resolution in `image.rs`.
+//! platform resolution in `image.rs`, the decompressed-layer cache (`evebuild/layers/`) in
+//! `layer_cache.rs`.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -338,9 +339,14 @@ impl Store {
     /// Removes temporary files left by writers that died (their lock is no longer held).
     pub fn sweep_temporaries(&self) -> Result<usize> {
         let mut removed = 0;
-        for dir in [self.root.clone(), self.root.join(BLOBS_DIR)] {
+        for dir in [
+            self.root.clone(),
+            self.root.join(BLOBS_DIR),
+            self.layer_cache_dir(),
+        ] {
             let listing = match fs::read_dir(&dir) {
                 Ok(l) => l,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && dir != self.root => continue,
                 Err(e) => return Err(Error::io("listing", dir, e)),
             };
             for entry in listing.flatten() {
@@ -546,7 +552,7 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Creates `dir/.tmp.<pid>.<nonce>` exclusively and takes an fcntl lock on it that lives as long
 /// as the file is open (and so as long as the writing process).
-fn create_temp(dir: &Path) -> Result<(File, PathBuf)> {
+pub(crate) fn create_temp(dir: &Path) -> Result<(File, PathBuf)> {
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

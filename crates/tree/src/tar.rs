@@ -4,11 +4,11 @@
 //! group names, no atime/ctime, PAX records only where ustar cannot hold a value (long or
 //! non-ASCII names, xattrs as `SCHILY.xattr.*`, big ids) plus any records the caller attaches
 //! (linuxkit's `LINUXKIT.source`/`LINUXKIT.location`). [`read_tar`] turns an archive into an
-//! entry stream, normalising names; it applies no whiteout logic (that is layer flattening's
-//! job).
+//! entry stream, normalising names ([`read_tar_seekable`] skips unread contents by seeking); it
+//! applies no whiteout logic (that is layer flattening's job).
 
 use crate::{Entry, EntryPath, Error, Kind, PathError, Sink};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 
 /// Largest value an 8-byte octal ustar numeric field holds.
 const USTAR_MAX_ID: u64 = 0o7_777_777;
@@ -201,6 +201,20 @@ pub fn read_tar(input: impl Read, sink: &mut dyn Sink) -> Result<(), Error> {
     let entries = ar
         .entries()
         .map_err(|e| Error::Tar(format!("reading archive: {e}")))?;
+    read_entries(entries, sink)
+}
+
+/// [`read_tar`] over a seekable stream: the contents the sink does not read are skipped by
+/// seeking forward (`SeekFrom::Current`) instead of being read.
+pub fn read_tar_seekable(input: impl Read + Seek, sink: &mut dyn Sink) -> Result<(), Error> {
+    let mut ar = tar::Archive::new(input);
+    let entries = ar
+        .entries_with_seek()
+        .map_err(|e| Error::Tar(format!("reading archive: {e}")))?;
+    read_entries(entries, sink)
+}
+
+fn read_entries<R: Read>(entries: tar::Entries<'_, R>, sink: &mut dyn Sink) -> Result<(), Error> {
     for item in entries {
         let mut item = item.map_err(|e| Error::Tar(format!("reading entry: {e}")))?;
         let raw = item.path_bytes().into_owned();
