@@ -44,21 +44,7 @@ impl Build<'_> {
             cx.knobs.eve_platform_file().as_bytes(),
         )?;
 
-        let mut key = KeyBuilder::new("rootfs");
-        key.add("yml", &yml.text)
-            .add("format", &cx.knobs.rootfs_format)
-            .add("epoch", cx.source_date_epoch.to_string());
-        for reference in image_refs(&config) {
-            let image = self.ensure_image(&reference)?;
-            key.add("image", &reference)
-                .add("manifest", image.manifest_descriptor.digest().to_string());
-        }
-        for f in config.files.iter().flatten() {
-            if !f.source.is_empty() {
-                let p = yml::source_path(&f.source, &cx.installer_dir, home().as_deref());
-                key.add_file("source", &p)?;
-            }
-        }
+        let key = self.assembly_key("rootfs", &yml.text, &config, &[])?;
         let image_path = cx.installer_dir.join("rootfs.img");
         let tar_path = cx
             .build_dir
@@ -71,12 +57,11 @@ impl Build<'_> {
             outputs.push(("rootfs.tar", tar_path.clone()));
         }
         let mut reports = Vec::new();
-        let key = key.finish();
         // Both outputs come from one assembly: build them together when either is stale.
         let stale = cx.force || outputs.iter().any(|(_, p)| !self.state.is_fresh(p, &key));
         if stale {
             self.progress.start("rootfs", None);
-            self.write_rootfs(&config, want, &image_path, &tar_path)?;
+            self.write_rootfs(&config, want, &image_path, &tar_path, None)?;
             self.progress
                 .finish("rootfs", crate::progress::Outcome::Built);
         }
@@ -89,12 +74,47 @@ impl Build<'_> {
         Ok(reports)
     }
 
-    fn write_rootfs(
+    /// The key of an assembly of `config` (resolved from `yml_text`): the yml, the format, the
+    /// time, every image's manifest and every `files:` source. `known` gives the SHA-256 of
+    /// sources that are artifacts of this build, so they are not read again.
+    pub(crate) fn assembly_key(
+        &mut self,
+        name: &str,
+        yml_text: &str,
+        config: &Config,
+        known: &[(PathBuf, String)],
+    ) -> Result<String> {
+        let cx = self.cx;
+        let mut key = KeyBuilder::new(name);
+        key.add("yml", yml_text)
+            .add("format", &cx.knobs.rootfs_format)
+            .add("epoch", cx.source_date_epoch.to_string());
+        for reference in image_refs(config) {
+            let image = self.ensure_image(&reference)?;
+            key.add("image", &reference)
+                .add("manifest", image.manifest_descriptor.digest().to_string());
+        }
+        for f in config.files.iter().flatten() {
+            if !f.source.is_empty() {
+                let p = yml::source_path(&f.source, &cx.installer_dir, home().as_deref());
+                match known.iter().find(|(k, _)| *k == p) {
+                    Some((_, sha)) => key.add("source", sha),
+                    None => key.add_file("source", &p)?,
+                };
+            }
+        }
+        Ok(key.finish())
+    }
+
+    /// Assembles `config` into the squashfs `image_path` and/or the tar `tar_path`, as `want`
+    /// says, in one pass; `also` gets the same stream (only what it [wants](Sink::wants)).
+    pub(crate) fn write_rootfs(
         &self,
         config: &Config,
         want: RootfsOutputs,
         image_path: &PathBuf,
         tar_path: &PathBuf,
+        mut also: Option<&mut dyn Sink>,
     ) -> Result<()> {
         let cx = self.cx;
         if cx.knobs.rootfs_format != "squash" && want.image {
@@ -125,32 +145,39 @@ impl Build<'_> {
             threads: cx.jobs,
             ..Default::default()
         };
-        let write_tar = |f: &mut std::fs::File, sink_img: Option<&mut dyn Sink>| -> Result<()> {
+        // The stream goes to `sink` and, when given, to `also`.
+        let mut run = |sink: &mut dyn Sink| -> Result<()> {
+            match also.as_deref_mut() {
+                Some(also) => assemble(config, &actx, &mut Tee::new(sink, also))?,
+                None => assemble(config, &actx, sink)?,
+            };
+            Ok(())
+        };
+        fn write_tar(
+            f: &mut std::fs::File,
+            img: Option<&mut dyn Sink>,
+            run: &mut dyn FnMut(&mut dyn Sink) -> Result<()>,
+        ) -> Result<()> {
             let mut tar = TarSink::new(std::io::BufWriter::with_capacity(1 << 20, f));
-            match sink_img {
-                Some(img) => {
-                    let mut tee = Tee::new(&mut tar, img);
-                    assemble(config, &actx, &mut tee)?;
-                }
-                None => {
-                    assemble(config, &actx, &mut tar)?;
-                }
+            match img {
+                Some(img) => run(&mut Tee::new(&mut tar, img))?,
+                None => run(&mut tar)?,
             }
             tar.finish()?;
             Ok(())
-        };
+        }
         match (want.image, want.tar) {
             (true, tar) => write_atomically(image_path, |img_file| {
                 let mut sq = SquashfsWriter::new(img_file, squash_opts.clone())?;
                 if tar {
-                    write_atomically(tar_path, |f| write_tar(f, Some(&mut sq)))?;
+                    write_atomically(tar_path, |f| write_tar(f, Some(&mut sq), &mut run))?;
                 } else {
-                    assemble(config, &actx, &mut sq)?;
+                    run(&mut sq)?;
                 }
                 sq.finish()?;
                 Ok(())
             }),
-            (false, true) => write_atomically(tar_path, |f| write_tar(f, None)),
+            (false, true) => write_atomically(tar_path, |f| write_tar(f, None, &mut run)),
             (false, false) => Ok(()),
         }
     }
