@@ -1,26 +1,21 @@
 //! The installer targets end to end: `evebuild installer installer-qcow2 installer-iso
-//! installer.tar` on a copy of the bundled example in a fresh git repository, every artifact
-//! checked by the tool the world reads it with (unsquashfs, sgdisk, fsck.fat/mtools, qemu-img,
-//! xorriso, bsdtar), built twice for byte-identical results, and the EVE 17 layout against
-//! make-raw's golden GPT. Needs the Debian packages squashfs-tools, gdisk, dosfstools,
-//! mtools, qemu-utils, xorriso and libarchive-tools, and git.
+//! installer.tar` on the bundled example, every artifact read back by the tool the world reads
+//! it with (unsquashfs, bsdtar, sgdisk, fsck.fat and mtools, qemu-img, xorriso), built twice
+//! for byte-identical results, and the EVE 17 layout against make-raw's golden GPT.
 
+mod common;
+
+use common::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-/// The time every artifact is stamped with.
-const SDE: &str = "1700000000";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+const VERSION: &str = "0.0.0-test";
 
 fn shared_eve() -> PathBuf {
     let dir = std::env::var_os("EVEBUILD_EVE_TESTDATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../../shared/eve"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eve"));
     assert!(
         dir.join("golden/make-raw").is_dir(),
         "EVE test data not found at {}: set EVEBUILD_EVE_TESTDATA to the shared/eve directory",
@@ -29,105 +24,17 @@ fn shared_eve() -> PathBuf {
     dir
 }
 
-fn output(cmd: &mut Command, package: &str) -> Output {
-    cmd.env("LC_ALL", "C.UTF-8").output().unwrap_or_else(|e| {
-        panic!("cannot run {cmd:?} ({e}): install the Debian package {package}")
-    })
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
 }
 
-fn ok(cmd: &mut Command, package: &str) -> String {
-    let o = output(cmd, package);
-    assert!(
-        o.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn tool(name: &str, package: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
-    let mut c = Command::new(name);
-    for a in args {
-        c.arg(a);
-    }
-    ok(&mut c, package)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let t = e.file_type().unwrap();
-        if t.is_dir() {
-            if e.file_name() == "dist" || e.file_name() == "out" {
-                continue;
-            }
-            copy_dir(&src, &dst);
-        } else if t.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&src).unwrap(), &dst).unwrap();
-        } else {
-            fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
-
-/// The bundled example, committed in a new git repository (without the generated
-/// images/out/).
-fn example_repo(dir: &Path) -> PathBuf {
-    let proj = dir.join("hello-eve");
-    copy_dir(&repo_root().join("examples/hello-eve"), &proj);
-    let git = |args: &[&str]| {
-        ok(
-            Command::new("git")
-                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-                .args([
-                    "-c",
-                    "init.defaultBranch=master",
-                    "-c",
-                    "commit.gpgsign=false",
-                ])
-                .args(args)
-                .current_dir(&proj)
-                .env("GIT_AUTHOR_DATE", "@1700000000 +0000")
-                .env("GIT_COMMITTER_DATE", "@1700000000 +0000"),
-            "git",
-        )
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "example"]);
-    proj
-}
-
-/// Runs evebuild on `proj` with `dist` and the shared store `cache`; returns the version's
-/// output directory.
-fn evebuild(proj: &Path, dist: &Path, cache: &Path, extra: &[&str], targets: &[&str]) -> PathBuf {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_evebuild"));
-    c.arg("-C")
-        .arg(proj)
-        .arg("--dist")
-        .arg(dist)
-        .arg("--cache")
-        .arg(cache)
-        .args(extra)
-        .args(targets)
-        .env("SOURCE_DATE_EPOCH", SDE)
-        .env("LINUXKIT_CACHE", cache)
-        .env_remove("LAYOUT");
-    ok(&mut c, "(evebuild itself)");
-    let current = dist.join("amd64/current");
-    fs::canonicalize(&current).unwrap_or_else(|e| panic!("{}: {e}", current.display()))
-}
-
-fn sha256(p: &Path) -> String {
-    let out = tool("sha256sum", "coreutils", &[&p]);
-    out.split_whitespace().next().unwrap().to_string()
+/// Builds `targets` into `dist`; returns the version's directory.
+fn build(p: &Project, dist: &Path, extra: &[&str], targets: &[&str]) -> PathBuf {
+    let mut args = vec!["ROOTFS_VERSION=0.0.0-test", "--dist", s(dist)];
+    args.extend(extra);
+    args.extend(targets);
+    p.run(&args);
+    dist.join("amd64").join(VERSION)
 }
 
 const ARTIFACTS: [&str; 5] = [
@@ -138,9 +45,9 @@ const ARTIFACTS: [&str; 5] = [
     "installer.iso",
 ];
 
-/// `sgdisk -i N`, without blank lines.
+/// `sgdisk -i N` as its lines.
 fn sgdisk_info(image: &Path, n: u32) -> Vec<String> {
-    tool("sgdisk", "gdisk", &[&"-i", &n.to_string(), &image])
+    tool_ok("sgdisk", &["-i", &n.to_string(), s(image)])
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(str::to_owned)
@@ -154,53 +61,37 @@ fn field<'a>(info: &'a [String], name: &str) -> &'a str {
         .trim()
 }
 
-/// The bytes of partition `n` of a raw disk.
-fn partition_bytes(image: &Path, n: u32) -> Vec<u8> {
-    let info = sgdisk_info(image, n);
-    let first: u64 = field(&info, "First sector:")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let last: u64 = field(&info, "Last sector:")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    read_at(image, first * 512, (last + 1 - first) * 512)
+/// Partition `n` of a disk as a new file.
+fn partition_file(disk: &Path, n: u32, out: &Path) -> PathBuf {
+    let (offset, len) = partition(disk, n);
+    extract(disk, offset, len, out);
+    out.to_path_buf()
 }
 
-/// `len` bytes of `file` from `offset` (disks are sparse and large: never read them whole).
-fn read_at(file: &Path, offset: u64, len: u64) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = fs::File::open(file).unwrap();
-    f.seek(SeekFrom::Start(offset)).unwrap();
-    let mut buf = vec![0u8; len as usize];
-    f.read_exact(&mut buf).unwrap();
-    buf
+/// Whether `part` starts with the bytes of `image`.
+fn holds(part: &Path, image: &Path) -> bool {
+    let (part, image) = (fs::read(part).unwrap(), fs::read(image).unwrap());
+    part.len() >= image.len() && part[..image.len()] == image[..]
 }
 
 /// `xorriso -find / -exec lsdl`: path → the line.
 fn iso_listing(iso: &Path) -> BTreeMap<String, String> {
-    let out = tool(
+    tool_ok(
         "xorriso",
-        "xorriso",
-        &[&"-indev", &iso, &"-find", &"/", &"-exec", &"lsdl"],
-    );
-    out.lines()
-        .filter_map(|l| {
-            let q = l.find(" '/")?;
-            let path = l[q + 2..].split('\'').next()?.to_string();
-            Some((path, l.to_string()))
-        })
-        .collect()
+        &["-indev", s(iso), "-find", "/", "-exec", "lsdl"],
+    )
+    .lines()
+    .filter_map(|l| {
+        let q = l.find(" '/")?;
+        let path = l[q + 2..].split('\'').next()?.to_string();
+        Some((path, l.to_string()))
+    })
+    .collect()
 }
 
-fn check_installer_img(build: &Path) {
+fn check_installer_img(build: &Path, tmp: &Path) {
     let img = build.join("installer/installer.img");
-    let list = tool("unsquashfs", "squashfs-tools", &[&"-l", &"-d", &"", &img]);
+    let list = tool_ok("unsquashfs", &["-l", "-d", "", s(&img)]);
     for want in [
         "/rootfs.img",
         "/config.img",
@@ -210,43 +101,30 @@ fn check_installer_img(build: &Path) {
         "/etc/eve-release",
         "/etc/issue",
         "/boot/kernel",
+        "/containers/onboot/000-installer/config.json",
+        "/containers/onboot/000-installer/lower/usr/bin/install",
     ] {
         assert!(
             list.lines().any(|l| l == want),
             "{want} missing from installer.img:\n{list}"
         );
     }
-    assert!(
-        list.lines()
-            .any(|l| l.starts_with("/containers/onboot/") && l.ends_with("-installer")),
-        "no onboot installer container in installer.img:\n{list}"
-    );
-    let inner = |name: &str| {
-        output(
-            Command::new("unsquashfs")
-                .args(["-cat"])
-                .arg(&img)
-                .arg(name),
-            "squashfs-tools",
-        )
-        .stdout
-    };
-    assert!(inner("rootfs.img") == fs::read(build.join("installer/rootfs.img")).unwrap());
+    // The bits inside are the live build's, byte for byte.
+    let x = tmp.join("installer-img");
+    tool_ok("unsquashfs", &["-q", "-n", "-d", s(&x), s(&img)]);
+    for name in ["rootfs.img", "config.img", "persist.img"] {
+        assert!(
+            fs::read(x.join(name)).unwrap()
+                == fs::read(build.join("installer").join(name)).unwrap(),
+            "{name} inside installer.img differs from installer/{name}"
+        );
+    }
     assert_eq!(
-        inner("config.img"),
-        fs::read(build.join("installer/config.img")).unwrap()
-    );
-    assert_eq!(
-        inner("EFI/BOOT/grub_include.cfg"),
-        fs::read(repo_root().join("examples/hello-eve/pkg/eve/installer/grub_installer.cfg"))
-            .unwrap()
+        fs::read(x.join("EFI/BOOT/grub_include.cfg")).unwrap(),
+        fs::read(example_source().join("pkg/eve/installer/grub_installer.cfg")).unwrap()
     );
     // installer.tar holds the same tree.
-    let tar = tool(
-        "bsdtar",
-        "libarchive-tools",
-        &[&"-tf", &build.join("installer.tar")],
-    );
+    let tar = tool_ok("bsdtar", &["-tf", s(&build.join("installer.tar"))]);
     for want in ["rootfs.img", "config.img", "EFI/BOOT/grub_include.cfg"] {
         assert!(
             tar.lines().any(|l| l.trim_start_matches("./") == want),
@@ -255,19 +133,19 @@ fn check_installer_img(build: &Path) {
     }
 }
 
-fn check_seed_raw_and_qcow2(build: &Path, dir: &Path) {
+fn check_seed_raw_and_qcow2(build: &Path, tmp: &Path) {
     let raw = build.join("installer.raw");
-    let v = tool("sgdisk", "gdisk", &[&"-v", &raw]);
+    let v = tool_ok("sgdisk", &["-v", s(&raw)]);
     assert!(v.contains("No problems found"), "sgdisk -v:\n{v}");
     // The seed's installer: efi imga conf_win.
-    let p = tool("sgdisk", "gdisk", &[&"-p", &raw]);
-    let numbers: Vec<&str> = p
+    let table = tool_ok("sgdisk", &["-p", s(&raw)]);
+    let numbers: Vec<&str> = table
         .lines()
         .skip_while(|l| !l.starts_with("Number"))
         .skip(1)
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(numbers, ["1", "2", "4"], "{p}");
+    assert_eq!(numbers, ["1", "2", "4"], "{table}");
     let esp = sgdisk_info(&raw, 1);
     assert_eq!(field(&esp, "Partition name:"), "'EFI System'");
     assert_eq!(
@@ -287,17 +165,19 @@ fn check_seed_raw_and_qcow2(build: &Path, dir: &Path) {
         field(&conf, "Partition GUID code:").starts_with("EBD0A0A2-B9E5-4433-87C0-68B6B72699C7")
     );
     // The partitions hold what they should.
-    let img = fs::read(build.join("installer/installer.img")).unwrap();
+    let imga = partition_file(&raw, 2, &tmp.join("imga"));
     assert!(
-        partition_bytes(&raw, 2)[..img.len()] == img[..],
+        holds(&imga, &build.join("installer/installer.img")),
         "IMGA is not installer.img"
     );
-    let config = fs::read(build.join("installer/config.img")).unwrap();
-    assert!(partition_bytes(&raw, 4)[..config.len()] == config[..]);
-    let esp_img = dir.join("esp.img");
-    fs::write(&esp_img, partition_bytes(&raw, 1)).unwrap();
-    tool("fsck.fat", "dosfstools", &[&"-n", &esp_img]);
-    let m = |path: &str| tool("mtype", "mtools", &[&"-i", &esp_img, &path]);
+    let conf = partition_file(&raw, 4, &tmp.join("conf"));
+    assert!(
+        holds(&conf, &build.join("installer/config.img")),
+        "CONFIG is not config.img"
+    );
+    let esp = partition_file(&raw, 1, &tmp.join("esp"));
+    tool_ok("fsck.fat", &["-n", s(&esp)]);
+    let m = |path: &str| tool_ok("mtype", &["-i", s(&esp), path]);
     let uuid = m("::/boot/.uuid");
     assert!(
         uuid.len() == 33 && uuid[..32].bytes().all(|b| b.is_ascii_hexdigit()),
@@ -308,21 +188,19 @@ fn check_seed_raw_and_qcow2(build: &Path, dir: &Path) {
     assert!(m("::/EFI/BOOT/grub.cfg").contains("gptprio.next"));
     // installer.qcow2 is the same disk.
     let qcow2 = build.join("installer.qcow2");
-    tool("qemu-img", "qemu-utils", &[&"check", &qcow2]);
-    let cmp = tool(
+    tool_ok("qemu-img", &["check", s(&qcow2)]);
+    let cmp = tool_ok(
         "qemu-img",
-        "qemu-utils",
-        &[&"compare", &"-f", &"qcow2", &"-F", &"raw", &qcow2, &raw],
+        &["compare", "-f", "qcow2", "-F", "raw", s(&qcow2), s(&raw)],
     );
     assert!(cmp.contains("Images are identical"), "{cmp}");
 }
 
-fn check_iso(build: &Path, dir: &Path) {
+fn check_iso(build: &Path, tmp: &Path) {
     let iso = build.join("installer.iso");
-    let report = tool(
+    let report = tool_ok(
         "xorriso",
-        "xorriso",
-        &[&"-indev", &iso, &"-report_el_torito", &"plain"],
+        &["-indev", s(&iso), "-report_el_torito", "plain"],
     );
     let entries: Vec<&str> = report
         .lines()
@@ -332,11 +210,11 @@ fn check_iso(build: &Path, dir: &Path) {
     let f: Vec<&str> = entries[0].split_whitespace().collect();
     // El Torito boot img :   1  UEFI  y   none  0x0000  0x00   <ldsiz>  <lba>
     assert_eq!(&f[5..9], ["1", "UEFI", "y", "none"], "{report}");
-    let (sectors, lba): (usize, usize) = (f[11].parse().unwrap(), f[12].parse().unwrap());
-    let pvd = tool("xorriso", "xorriso", &[&"-indev", &iso, &"-pvd_info"]);
+    let (sectors, lba): (u64, u64) = (f[11].parse().unwrap(), f[12].parse().unwrap());
+    let pvd = tool_ok("xorriso", &["-indev", s(&iso), "-pvd_info"]);
     assert!(pvd.contains("Volume Id    : EVEISO"), "{pvd}");
     assert!(pvd.contains("Creation Time: 2023111422132000"), "{pvd}");
-    // The tree make-efi makes, in Rock Ridge names, and nothing hidden shows.
+    // The tree make-efi makes, in Rock Ridge names; nothing hidden shows.
     let l = iso_listing(&iso);
     for want in [
         "/EFI/BOOT/BOOTX64.EFI",
@@ -355,20 +233,19 @@ fn check_iso(build: &Path, dir: &Path) {
             .any(|k| k.contains("boot.img") || k.contains("boot.catalog"))
     );
     assert!(
-        l["/rootfs_installer.img"].starts_with("-rw-r--r--"),
-        "{l:#?}"
-    );
-    assert!(
         !l.keys()
             .any(|k| k.starts_with("/etc/") && k != "/etc/eve-release"),
         "{l:#?}"
     );
+    assert!(
+        l["/rootfs_installer.img"].starts_with("-rw-r--r--"),
+        "{l:#?}"
+    );
     // Files extract byte-identical to their sources.
-    let x = dir.join("iso-x");
-    tool(
+    let x = tmp.join("iso");
+    tool_ok(
         "xorriso",
-        "xorriso",
-        &[&"-osirrox", &"on", &"-indev", &iso, &"-extract", &"/", &x],
+        &["-osirrox", "on", "-indev", s(&iso), "-extract", "/", s(&x)],
     );
     assert!(
         fs::read(x.join("rootfs_installer.img")).unwrap()
@@ -378,78 +255,78 @@ fn check_iso(build: &Path, dir: &Path) {
         fs::read(x.join("etc/eve-release")).unwrap(),
         fs::read(build.join("installer/eve_version")).unwrap()
     );
-    // The El Torito image: a clean FAT with the loader and EVE's ISO stub.
-    let all = fs::read(&iso).unwrap();
-    let boot = &all[lba * 2048..lba * 2048 + sectors * 512];
-    let boot_img = dir.join("boot.img");
-    fs::write(&boot_img, boot).unwrap();
-    tool("fsck.fat", "dosfstools", &[&"-n", &boot_img]);
-    let dir_listing = tool("mdir", "mtools", &[&"-i", &boot_img, &"-b", &"::/EFI/BOOT"]);
+    // The El Torito image: a clean FAT with the loader and EVE's ISO stub, sized as make-efi
+    // sizes it from the loader.
+    let boot = tmp.join("boot.img");
+    extract(&iso, lba * 2048, sectors * 512, &boot);
+    tool_ok("fsck.fat", &["-n", s(&boot)]);
+    let dir = tool_ok("mdir", &["-i", s(&boot), "-b", "::/EFI/BOOT"]);
     for want in ["BOOTX64.EFI", "grub.cfg", "grub_include.cfg"] {
-        assert!(dir_listing.contains(want), "{want}:\n{dir_listing}");
+        assert!(dir.contains(want), "{want}:\n{dir}");
     }
-    let cfg = tool(
-        "mtype",
-        "mtools",
-        &[&"-i", &boot_img, &"::/EFI/BOOT/grub.cfg"],
-    );
+    let cfg = tool_ok("mtype", &["-i", s(&boot), "::/EFI/BOOT/grub.cfg"]);
     assert!(cfg.contains("configfile ($dev)/EFI/BOOT/grub.cfg"), "{cfg}");
     assert!(cfg.contains("--label EVEISO"), "{cfg}");
-    // Sized as make-efi sizes it from the loader.
     let loader = fs::metadata(x.join("EFI/BOOT/BOOTX64.EFI")).unwrap().len();
-    assert_eq!(
-        (sectors * 512) as u64,
-        (loader / 1024 + 511) / 32 * 32 * 1024
-    );
-    // No hybrid MBR.
-    assert!(all[..32768].iter().all(|&b| b == 0));
+    assert_eq!(sectors * 512, (loader / 1024 + 511) / 32 * 32 * 1024);
+    // No hybrid MBR: the system area is empty.
+    let mut head = vec![0u8; 32768];
+    use std::io::Read;
+    fs::File::open(&iso).unwrap().read_exact(&mut head).unwrap();
+    assert!(head.iter().all(|&b| b == 0));
 }
 
 #[test]
-fn installer_targets_are_checked_by_their_readers_and_reproducible() {
-    let dir = tempfile::tempdir().unwrap();
-    let proj = example_repo(dir.path());
-    let cache = dir.path().join("cache");
+fn installer_targets_read_back_with_real_tools_and_reproduce() {
+    let p = Project::new();
+    let tmp = p.tmp.path().to_path_buf();
     let targets = [
         "installer",
         "installer-qcow2",
         "installer-iso",
         "installer.tar",
     ];
-    let a = evebuild(&proj, &dir.path().join("dist-a"), &cache, &[], &targets);
-    check_installer_img(&a);
-    check_seed_raw_and_qcow2(&a, dir.path());
-    check_iso(&a, dir.path());
+    let a = build(&p, &tmp.join("dist-a"), &[], &targets);
+    check_installer_img(&a, &tmp);
+    check_seed_raw_and_qcow2(&a, &tmp);
+    check_iso(&a, &tmp);
     // A second build from scratch (same store) gives the same bytes.
-    let b = evebuild(&proj, &dir.path().join("dist-b"), &cache, &[], &targets);
+    let b = build(&p, &tmp.join("dist-b"), &[], &targets);
     for name in ARTIFACTS {
         assert_eq!(
-            sha256(&a.join(name)),
-            sha256(&b.join(name)),
+            sha256sum(&a.join(name)),
+            sha256sum(&b.join(name)),
             "{name} differs between builds"
         );
     }
+    // A third run finds everything up to date.
+    let again = p.run(&[
+        "ROOTFS_VERSION=0.0.0-test",
+        "--dist",
+        s(&tmp.join("dist-a")),
+        "installer-iso",
+    ]);
+    assert!(
+        again
+            .artifacts()
+            .iter()
+            .all(|(_, _, state)| state == "up to date"),
+        "{}",
+        again.text()
+    );
 }
 
 #[test]
 fn eve17_installer_raw_has_make_raws_structure() {
-    let dir = tempfile::tempdir().unwrap();
-    let proj = example_repo(dir.path());
-    let cache = dir.path().join("cache");
-    let build = evebuild(
-        &proj,
-        &dir.path().join("dist"),
-        &cache,
-        &["LAYOUT=eve17"],
-        &["installer"],
-    );
+    let p = Project::new();
+    let tmp = p.tmp.path().to_path_buf();
+    let build = build(&p, &tmp.join("dist"), &["LAYOUT=eve17"], &["installer"]);
     let raw = build.join("installer.raw");
-    let v = tool("sgdisk", "gdisk", &[&"-v", &raw]);
+    let v = tool_ok("sgdisk", &["-v", s(&raw)]);
     assert!(v.contains("No problems found"), "sgdisk -v:\n{v}");
     let golden_dir = shared_eve().join("golden/make-raw");
     let golden = fs::read_to_string(golden_dir.join("installer.layout.txt")).unwrap();
-    // Names, types, fixed GUIDs and attributes as make-raw's; sizes follow the inputs and
-    // CONFIG's and INVENTORY's GUIDs are random in make-raw (derived here).
+    // `## partition N` blocks of the golden `sgdisk -i` output.
     let mut blocks: Vec<(u32, Vec<String>)> = Vec::new();
     for line in golden.lines() {
         if let Some(n) = line.strip_prefix("## partition ") {
@@ -465,18 +342,19 @@ fn eve17_installer_raw_has_make_raws_structure() {
     }
     blocks.retain(|(n, _)| *n != 0);
     assert_eq!(blocks.iter().map(|b| b.0).collect::<Vec<_>>(), [1, 4, 5, 6]);
-    let compared = [
-        "Partition GUID code:",
-        "Partition unique GUID:",
-        "Attribute flags:",
-        "Partition name:",
-    ];
+    // Names, types, fixed GUIDs and attributes as make-raw's; sizes follow the inputs, and
+    // CONFIG's and INVENTORY's GUIDs (random in make-raw) are derived here.
     for (n, want) in &blocks {
         let got = sgdisk_info(&raw, *n);
-        for name in compared {
+        for name in [
+            "Partition GUID code:",
+            "Partition unique GUID:",
+            "Attribute flags:",
+            "Partition name:",
+        ] {
             if name == "Partition unique GUID:" && (*n == 4 || *n == 5) {
                 let g = field(&got, name);
-                assert_ne!(g, field(want, name), "random in make-raw, derived here");
+                assert_ne!(g, field(want, name));
                 assert!(!g.starts_with("AD6871EE"), "{g}");
                 continue;
             }
@@ -488,14 +366,7 @@ fn eve17_installer_raw_has_make_raws_structure() {
         }
     }
     // The same on-disk order: ESP, CONFIG, INSTALLER, INVENTORY.
-    let start = |n: u32| -> u64 {
-        field(&sgdisk_info(&raw, n), "First sector:")
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let start = |n: u32| partition(&raw, n).0;
     assert!(start(1) < start(4) && start(4) < start(6) && start(6) < start(5));
     // The hybrid MBR: entry types and active flags as make-raw's (ESP 0x0C active, CONFIG
     // and INVENTORY 0x07, the 0xEE guard).
@@ -504,14 +375,15 @@ fn eve17_installer_raw_has_make_raws_structure() {
             .map(|i| (b[446 + 16 * i], b[446 + 16 * i + 4]))
             .collect()
     };
+    let head = tmp.join("mbr");
+    extract(&raw, 0, 512, &head);
     let golden_head = fs::read(golden_dir.join("installer.lba0-33.bin")).unwrap();
-    assert_eq!(mbr(&read_at(&raw, 0, 512)), mbr(&golden_head[..512]));
-    // INSTALLER holds installer.img, INVENTORY is an empty FAT labelled INVENTORY.
-    let img = fs::read(build.join("installer/installer.img")).unwrap();
-    assert!(partition_bytes(&raw, 6)[..img.len()] == img[..]);
-    let inv = dir.path().join("inventory.img");
-    fs::write(&inv, partition_bytes(&raw, 5)).unwrap();
-    tool("fsck.fat", "dosfstools", &[&"-n", &inv]);
-    let info = tool("minfo", "mtools", &[&"-i", &inv]);
+    assert_eq!(mbr(&fs::read(&head).unwrap()), mbr(&golden_head[..512]));
+    // INSTALLER holds installer.img; INVENTORY is an empty FAT labelled INVENTORY.
+    let inst = partition_file(&raw, 6, &tmp.join("installer-part"));
+    assert!(holds(&inst, &build.join("installer/installer.img")));
+    let inv = partition_file(&raw, 5, &tmp.join("inventory"));
+    tool_ok("fsck.fat", &["-n", s(&inv)]);
+    let info = tool_ok("minfo", &["-i", s(&inv)]);
     assert!(info.contains("disk label=\"INVENTORY  \""), "{info}");
 }

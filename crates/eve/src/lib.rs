@@ -12,3 +12,4 @@ pub mod make;
 pub mod partitions;
 pub mod placeholders;
 pub mod version;
+pub mod yml;

@@ -9,9 +9,11 @@
 //! the `evebuild` binary does that through [`progress::Progress`].
 
 pub mod artifact;
+pub mod cache;
 pub mod context;
 pub mod progress;
 pub mod project;
+pub mod registry;
 pub mod session;
 pub mod state;
 pub mod steps;

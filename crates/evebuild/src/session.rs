@@ -43,6 +43,12 @@ pub struct Request {
     pub offline: bool,
     /// `-j`.
     pub jobs: Option<usize>,
+    /// `--registry`: a registry used as a shared package cache.
+    pub registry: Option<String>,
+    /// `--push`: publish packages to the registry.
+    pub push: bool,
+    /// `--insecure`: plain HTTP to every registry.
+    pub insecure: bool,
 }
 
 /// One artifact the session produced or found up to date.
@@ -161,7 +167,8 @@ fn build_goal(b: &mut Build<'_>, target: &Target) -> Result<()> {
         Target::InstallerImg => {
             b.installer_img(Default::default())?;
         }
-        Target::Sbom | Target::Pkgs => {
+        Target::Pkgs => b.all_packages()?,
+        Target::Sbom => {
             bail!("target `{target}` is not available in this version of evebuild yet")
         }
     }

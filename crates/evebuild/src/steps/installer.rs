@@ -41,6 +41,7 @@ use evebuild_iso::{IsoOptions, IsoWriter, Platform, Source};
 use evebuild_linuxkit::yml::Config;
 use evebuild_tree::tar::{TarSink, read_tar};
 use evebuild_tree::{Entry, EntryPath, Kind, MemTree, Sink};
+use std::path::PathBuf;
 
 /// Where the installer image step keeps what the ISO takes from the installer rootfs.
 const ISO_TREE: &str = ".evebuild/installer-iso-tree.tar";
@@ -129,25 +130,30 @@ impl Build<'_> {
         let image_path = cx.installer_dir.join("installer.img");
         let tar_path = cx.build_dir.join("installer.tar");
         let tree_path = cx.build_dir.join(ISO_TREE);
-        let mut outputs = vec![image_path.clone(), tree_path.clone()];
-        if want.tar {
-            outputs.push(tar_path.clone());
-        }
-        // All outputs come from one assembly: build them together when any is stale.
-        if cx.force || outputs.iter().any(|p| !self.state.is_fresh(p, &key)) {
+        // An output is fresh when this session made it or its recorded key matches; only
+        // stale ones are written (the image and the ISO tree come from the same pass).
+        let fresh = |b: &Self, p: &PathBuf| {
+            b.done.contains_key(p) || (!cx.force && b.state.is_fresh(p, &key))
+        };
+        let image_stale = !fresh(self, &image_path) || !fresh(self, &tree_path);
+        let tar_stale = want.tar && !fresh(self, &tar_path);
+        if image_stale || tar_stale {
             self.progress.start("installer.img", None);
             let mut pick = IsoPick::default();
-            let rootfs_out = RootfsOutputs {
-                image: true,
-                tar: want.tar,
+            let outputs = RootfsOutputs {
+                image: image_stale,
+                tar: tar_stale,
             };
-            self.write_rootfs(&parsed, rootfs_out, &image_path, &tar_path, Some(&mut pick))?;
-            write_atomically(&tree_path, |f| {
-                let mut tar = TarSink::new(std::io::BufWriter::new(f));
-                pick.0.replay(&mut tar)?;
-                tar.finish()?;
-                Ok(())
-            })?;
+            let also = image_stale.then_some(&mut pick as &mut dyn Sink);
+            self.write_rootfs(&parsed, outputs, &image_path, &tar_path, also)?;
+            if image_stale {
+                write_atomically(&tree_path, |f| {
+                    let mut tar = TarSink::new(std::io::BufWriter::new(f));
+                    pick.0.replay(&mut tar)?;
+                    tar.finish()?;
+                    Ok(())
+                })?;
+            }
             self.progress.finish("installer.img", Outcome::Built);
         }
         let image = self.step("installer.img", &image_path, &key, true, |_| Ok(()))?;

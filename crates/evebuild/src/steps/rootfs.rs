@@ -11,13 +11,14 @@ use crate::session::ArtifactReport;
 use crate::state::KeyBuilder;
 use anyhow::{Result, bail};
 use evebuild_eve::compose::ImageKind;
+use evebuild_ext4::{Ext4Options, Ext4Writer};
 use evebuild_linuxkit::assemble::{AssembleContext, assemble};
 use evebuild_linuxkit::source::StoreImages;
 use evebuild_linuxkit::yml::{self, Config};
 use evebuild_squashfs::{Options as SquashOptions, RootDir, SquashfsWriter};
 use evebuild_tree::tar::TarSink;
 use evebuild_tree::{Sink, Tee};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What the rootfs step is asked to write.
 #[derive(Debug, Clone, Copy, Default)]
@@ -106,23 +107,18 @@ impl Build<'_> {
         Ok(key.finish())
     }
 
-    /// Assembles `config` into the squashfs `image_path` and/or the tar `tar_path`, as `want`
-    /// says, in one pass; `also` gets the same stream (only what it [wants](Sink::wants)).
+    /// Assembles `config` into the image `image_path` (ROOTFS_FORMAT) and/or the tar
+    /// `tar_path`, as `want` says, in one pass; `also` gets the same stream (only what it
+    /// [wants](Sink::wants)).
     pub(crate) fn write_rootfs(
         &self,
         config: &Config,
         want: RootfsOutputs,
-        image_path: &PathBuf,
-        tar_path: &PathBuf,
+        image_path: &Path,
+        tar_path: &Path,
         mut also: Option<&mut dyn Sink>,
     ) -> Result<()> {
         let cx = self.cx;
-        if cx.knobs.rootfs_format != "squash" && want.image {
-            bail!(
-                "ROOTFS_FORMAT={} is not supported yet by this build; use ROOTFS_FORMAT=squash",
-                cx.knobs.rootfs_format
-            );
-        }
         let images = StoreImages {
             store: &cx.store,
             platform: cx.platform(),
@@ -132,19 +128,6 @@ impl Build<'_> {
             base_dir: cx.installer_dir.clone(),
             home_dir: home(),
         };
-        let sde = cx.source_date_epoch;
-        let squash_opts = SquashOptions {
-            mkfs_time: sde as u32,
-            root: RootDir {
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                mtime: sde,
-            },
-            implied_dir_mtime: sde,
-            threads: cx.jobs,
-            ..Default::default()
-        };
         // The stream goes to `sink` and, when given, to `also`.
         let mut run = |sink: &mut dyn Sink| -> Result<()> {
             match also.as_deref_mut() {
@@ -153,32 +136,40 @@ impl Build<'_> {
             };
             Ok(())
         };
-        fn write_tar(
-            f: &mut std::fs::File,
-            img: Option<&mut dyn Sink>,
-            run: &mut dyn FnMut(&mut dyn Sink) -> Result<()>,
-        ) -> Result<()> {
-            let mut tar = TarSink::new(std::io::BufWriter::with_capacity(1 << 20, f));
-            match img {
-                Some(img) => run(&mut Tee::new(&mut tar, img))?,
-                None => run(&mut tar)?,
+        // The tar (when asked for) and the image are fed by one assembly.
+        let mut assemble_into = |image: Option<&mut dyn Sink>| -> Result<()> {
+            match (want.tar, image) {
+                (true, image) => write_atomically(tar_path, |f| {
+                    let mut tar = TarSink::new(std::io::BufWriter::with_capacity(1 << 20, f));
+                    match image {
+                        Some(img) => run(&mut Tee::new(&mut tar, img))?,
+                        None => run(&mut tar)?,
+                    };
+                    tar.finish()?;
+                    Ok(())
+                }),
+                (false, Some(img)) => run(img),
+                (false, None) => Ok(()),
             }
-            tar.finish()?;
-            Ok(())
+        };
+        if !want.image {
+            return assemble_into(None);
         }
-        match (want.image, want.tar) {
-            (true, tar) => write_atomically(image_path, |img_file| {
-                let mut sq = SquashfsWriter::new(img_file, squash_opts.clone())?;
-                if tar {
-                    write_atomically(tar_path, |f| write_tar(f, Some(&mut sq), &mut run))?;
-                } else {
-                    run(&mut sq)?;
-                }
+        let sde = cx.source_date_epoch;
+        match cx.knobs.rootfs_format.as_str() {
+            "squash" => write_atomically(image_path, |f| {
+                let mut sq = SquashfsWriter::new(f, squash_options(sde, cx.jobs))?;
+                assemble_into(Some(&mut sq))?;
                 sq.finish()?;
                 Ok(())
             }),
-            (false, true) => write_atomically(tar_path, |f| write_tar(f, None, &mut run)),
-            (false, false) => Ok(()),
+            "ext4" => {
+                let mut ext4 = Ext4Writer::new(image_path, Ext4Options::eve(sde))?;
+                assemble_into(Some(&mut ext4))?;
+                ext4.finish()?;
+                Ok(())
+            }
+            other => bail!("ROOTFS_FORMAT={other} is not a rootfs format (use squash or ext4)"),
         }
     }
 
@@ -196,6 +187,23 @@ impl Build<'_> {
             );
         }
         Ok(())
+    }
+}
+
+/// EVE's mksquashfs settings (xz with the x86 and ARM filters, 128 KiB blocks) with every
+/// time fixed to SOURCE_DATE_EPOCH.
+fn squash_options(sde: i64, threads: usize) -> SquashOptions {
+    SquashOptions {
+        mkfs_time: sde as u32,
+        root: RootDir {
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: sde,
+        },
+        implied_dir_mtime: sde,
+        threads,
+        ..Default::default()
     }
 }
 
