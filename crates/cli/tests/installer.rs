@@ -12,18 +12,6 @@ use std::path::{Path, PathBuf};
 
 const VERSION: &str = "0.0.0-test";
 
-fn shared_eve() -> PathBuf {
-    let dir = std::env::var_os("EVEBUILD_EVE_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eve"));
-    assert!(
-        dir.join("golden/make-raw").is_dir(),
-        "EVE test data not found at {}: set EVEBUILD_EVE_TESTDATA to the shared/eve directory",
-        dir.display()
-    );
-    dir
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -324,7 +312,7 @@ fn eve17_installer_raw_has_make_raws_structure() {
     let raw = build.join("installer.raw");
     let v = tool_ok("sgdisk", &["-v", s(&raw)]);
     assert!(v.contains("No problems found"), "sgdisk -v:\n{v}");
-    let golden_dir = shared_eve().join("golden/make-raw");
+    let golden_dir = evebuild_testkit::eve_testdata().join("golden/make-raw");
     let golden = fs::read_to_string(golden_dir.join("installer.layout.txt")).unwrap();
     // `## partition N` blocks of the golden `sgdisk -i` output.
     let mut blocks: Vec<(u32, Vec<String>)> = Vec::new();

@@ -14,17 +14,9 @@ use std::process::Command;
 
 const SDE: i64 = 1_700_000_000;
 
-fn run(tool: &str, package: &str, args: &[&str]) -> std::process::Output {
-    Command::new(tool)
-        .args(args)
-        .env("LC_ALL", "C.UTF-8")
-        .env("TZ", "UTC")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {tool} ({e}): install the Debian package {package}"))
-}
-
+/// Runs an oracle; returns its standard output and error together.
 fn ok(tool: &str, package: &str, args: &[&str]) -> String {
-    let o = run(tool, package, args);
+    let o = output(tool, package, args);
     assert!(
         o.status.success(),
         "{tool} {args:?} failed: {}{}",
@@ -36,6 +28,15 @@ fn ok(tool: &str, package: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+fn output(tool: &str, package: &str, args: &[&str]) -> std::process::Output {
+    Command::new(evebuild_testkit::tool(tool, package))
+        .args(args)
+        .env("LC_ALL", "C.UTF-8")
+        .env("TZ", "UTC")
+        .output()
+        .unwrap_or_else(|e| panic!("running {tool}: {e}"))
 }
 
 fn xorriso(args: &[&str]) -> String {
@@ -136,6 +137,17 @@ fn sample_tree() -> MemTree {
     t
 }
 
+/// The sample tree as `a.iso` in `dir`, no boot image.
+fn sample_iso(dir: &Path) -> PathBuf {
+    build(
+        &sample_tree(),
+        &IsoOptions::new("EVEISO", SDE),
+        dir,
+        "a.iso",
+    )
+    .0
+}
+
 fn build(tree: &MemTree, opts: &IsoOptions, dir: &Path, name: &str) -> (PathBuf, IsoSummary) {
     let path = dir.join(name);
     let f = fs::File::create(&path).unwrap();
@@ -180,12 +192,7 @@ fn listing(iso: &Path) -> BTreeMap<String, String> {
 #[test]
 fn xorriso_reads_rock_ridge_names_modes_owners_links() {
     let dir = tempfile::tempdir().unwrap();
-    let (iso, _) = build(
-        &sample_tree(),
-        &IsoOptions::new("EVEISO", SDE),
-        dir.path(),
-        "a.iso",
-    );
+    let iso = sample_iso(dir.path());
     let l = listing(&iso);
     let get = |k: &str| {
         l.get(k)
@@ -238,7 +245,7 @@ fn xorriso_reads_rock_ridge_names_modes_owners_links() {
 fn osirrox_and_bsdtar_extract_identical_contents() {
     let dir = tempfile::tempdir().unwrap();
     let tree = sample_tree();
-    let (iso, _) = build(&tree, &IsoOptions::new("EVEISO", SDE), dir.path(), "a.iso");
+    let iso = sample_iso(dir.path());
     let x = dir.path().join("x");
     xorriso(&[
         "-osirrox",
@@ -291,12 +298,7 @@ fn osirrox_and_bsdtar_extract_identical_contents() {
 #[test]
 fn isoinfo_sees_level1_tree_rock_ridge_and_no_joliet() {
     let dir = tempfile::tempdir().unwrap();
-    let (iso, _) = build(
-        &sample_tree(),
-        &IsoOptions::new("EVEISO", SDE),
-        dir.path(),
-        "a.iso",
-    );
+    let iso = sample_iso(dir.path());
     let d = ok(
         "isoinfo",
         "genisoimage",
@@ -348,7 +350,7 @@ fn isoinfo_sees_level1_tree_rock_ridge_and_no_joliet() {
     let extent = |l: &str| l[l.find('[').unwrap()..l.find(']').unwrap()].to_string();
     assert_eq!(extent(&a), extent(&b));
     // Extract one file by its ISO 9660 path with a reader that ignores Rock Ridge.
-    let o = run(
+    let o = output(
         "isoinfo",
         "genisoimage",
         &["-i", iso.to_str().unwrap(), "-x", "/SIZES/BIG.;1"],
@@ -359,12 +361,7 @@ fn isoinfo_sees_level1_tree_rock_ridge_and_no_joliet() {
 #[test]
 fn volume_descriptor_times_come_from_the_options() {
     let dir = tempfile::tempdir().unwrap();
-    let (iso, _) = build(
-        &sample_tree(),
-        &IsoOptions::new("EVEISO", SDE),
-        dir.path(),
-        "a.iso",
-    );
+    let iso = sample_iso(dir.path());
     let pvd = xorriso(&["-indev", iso.to_str().unwrap(), "-pvd_info"]);
     assert!(pvd.contains("Creation Time: 2023111422132000"), "{pvd}");
     assert!(pvd.contains("Modif. Time  : 2023111422132000"), "{pvd}");

@@ -51,14 +51,19 @@ mod tests {
 
     #[test]
     fn known_instants() {
-        let t = UtcDateTime::from_unix(1_700_000_000);
-        assert_eq!(
-            (t.year, t.month, t.day, t.hour, t.minute, t.second),
-            (2023, 11, 14, 22, 13, 20)
-        );
-        let t = UtcDateTime::from_unix(-1);
-        assert_eq!((t.year, t.month, t.day, t.hour), (1969, 12, 31, 23));
-        let t = UtcDateTime::from_unix(951_782_400); // 2000-02-29
-        assert_eq!((t.year, t.month, t.day), (2000, 2, 29));
+        // (unix seconds, `date -u -d @s +'%Y %m %d %H %M %S'`)
+        for (secs, want) in [
+            (1_700_000_000, (2023, 11, 14, 22, 13, 20)),
+            (-1, (1969, 12, 31, 23, 59, 59)),
+            (951_782_400, (2000, 2, 29, 0, 0, 0)),
+            (4_107_542_400, (2100, 3, 1, 0, 0, 0)),
+        ] {
+            let t = UtcDateTime::from_unix(secs);
+            assert_eq!(
+                (t.year, t.month, t.day, t.hour, t.minute, t.second),
+                want,
+                "{secs}"
+            );
+        }
     }
 }

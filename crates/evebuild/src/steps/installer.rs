@@ -112,12 +112,7 @@ impl Build<'_> {
     /// `installer/installer.img` (and `installer.tar` when asked).
     pub fn installer_img(&mut self, want: InstallerOutputs) -> Result<InstallerImage> {
         let cx = self.cx;
-        let rootfs = self
-            .rootfs(RootfsOutputs {
-                image: true,
-                tar: false,
-            })?
-            .remove(0);
+        let rootfs = self.rootfs_img()?;
         let config = self.config_img()?;
         let persist = self.persist_img()?;
         self.installer_dir_files()?;

@@ -75,6 +75,15 @@ impl Build<'_> {
         Ok(reports)
     }
 
+    /// `installer/rootfs.img` alone.
+    pub fn rootfs_img(&mut self) -> Result<ArtifactReport> {
+        let want = RootfsOutputs {
+            image: true,
+            tar: false,
+        };
+        Ok(self.rootfs(want)?.remove(0))
+    }
+
     /// The key of an assembly of `config` (resolved from `yml_text`): the yml, the format, the
     /// time, every image's manifest and every `files:` source. `known` gives the SHA-256 of
     /// sources that are artifacts of this build, so they are not read again.
