@@ -27,6 +27,12 @@ pub const ISO_ROOTFS_IMAGE: &str = "rootfs_installer.img";
 /// What make-efi copies from the installer rootfs to the ISO root (`cp -r EFI boot`,
 /// `cp etc/eve-release etc/`).
 pub const ISO_FROM_ROOTFS: [&str; 3] = ["EFI", "boot", "etc/eve-release"];
+/// Whether make-efi's `xorriso -m 'rootfs-*'` leaves a file (or directory) of this name out
+/// of the ISO (the pattern matches names, anywhere in the tree).
+pub fn iso_excludes(name: &[u8]) -> bool {
+    name.starts_with(b"rootfs-")
+}
+
 /// Where the El Torito image's files come from and go (`mcopy EFI/BOOT/* ::/EFI/BOOT/`).
 pub const EFI_BOOT_DIR: &str = "EFI/BOOT";
 /// The file of [`EFI_BOOT_DIR`] make-efi replaces with its stub.
@@ -71,5 +77,6 @@ mod tests {
         assert!(u.ends_with('\n') && u[..32].bytes().all(|b| b.is_ascii_hexdigit()));
         assert!(is_loader(b"BOOTX64.EFI") && is_loader(b"BOOTAA64.EFI"));
         assert!(!is_loader(b"grub.cfg") && !is_loader(b"BOOT.pc"));
+        assert!(iso_excludes(b"rootfs-generic.img") && !iso_excludes(ISO_ROOTFS_IMAGE.as_bytes()));
     }
 }

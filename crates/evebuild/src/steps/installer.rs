@@ -1,7 +1,8 @@
 //! The installer media, as EVE's Makefile makes them from `images/installer.yml.in`:
 //!
 //! - `installer/installer.img` — the installer rootfs (the live rootfs.img, config.img and
-//!   persist.img inside it as files) assembled like the rootfs and written as squashfs, with
+//!   persist.img inside it as files) assembled like the rootfs and written in ROOTFS_FORMAT
+//!   (squashfs, or ext4), with
 //!   `installer.tar` (EVE's `installer.tar` target) from the same pass when asked. The same
 //!   pass keeps what the ISO takes from that rootfs (`EFI/`, `boot/`, `etc/eve-release`) in
 //!   `.evebuild/installer-iso-tree.tar`, so the ISO never reads the squashfs back;
@@ -15,8 +16,9 @@
 //!   Torito FAT image holding `EFI/BOOT/*` with EVE's ISO stub as `grub.cfg`.
 //!
 //! Both `.uuid` files are derived from the build's content keys, not from /dev/random.
-//! `pkg/eve/installer/*` of the tree is copied into `installer/` first, as EVE's `$(INSTALLER)`
-//! rule does (grub_installer.cfg and etc_issue are `files:` sources of the installer yml).
+//! [`Build::installer_dir_files`] copies the tree's `pkg/eve/installer/*` into `installer/`, as
+//! EVE's `$(INSTALLER)` rule does (grub_installer.cfg and etc_issue are `files:` sources of
+//! the ymls); the rootfs step runs it.
 //!
 //! Differences from EVE, on purpose: rootfs_installer.img is installer.img itself (what
 //! runme.sh's `installer_iso` does), not a second xz squashfs of installer.tar; when the
@@ -64,7 +66,8 @@ pub struct InstallerImage {
     pub iso_tree: ArtifactReport,
 }
 
-/// Keeps the parts of the installer rootfs that make-efi copies to the ISO root.
+/// Keeps the parts of the installer rootfs that make-efi copies to the ISO root, less what
+/// its `-m 'rootfs-*'` leaves out.
 #[derive(Default)]
 struct IsoPick(MemTree);
 
@@ -81,10 +84,12 @@ impl Sink for IsoPick {
     }
 
     fn wants(&self, entry: &Entry) -> bool {
-        media::ISO_FROM_ROOTFS.iter().any(|p| {
-            let p = EntryPath::new(p).expect("valid");
-            entry.path == p || entry.path.starts_with_dir(&p)
-        })
+        let excluded = entry.path.components().any(|c| media::iso_excludes(c));
+        !excluded
+            && media::ISO_FROM_ROOTFS.iter().any(|p| {
+                let p = EntryPath::new(p).expect("valid");
+                entry.path == p || entry.path.starts_with_dir(&p)
+            })
     }
 }
 
@@ -115,7 +120,6 @@ impl Build<'_> {
         let rootfs = self.rootfs_img()?;
         let config = self.config_img()?;
         let persist = self.persist_img()?;
-        self.installer_dir_files()?;
         let yml = self.resolved_yml(ImageKind::Installer)?;
         self.ensure_packages(&yml.packages)?;
         let parsed = Config::parse(&yml.text, &yml.path.display().to_string())?;

@@ -3,7 +3,8 @@
 //! into `rootfs-<platform>.tar` in the same pass. Nothing is extracted to disk.
 //!
 //! `files:` `source:` paths are relative to `installer/`, as in EVE (makerootfs.sh runs
-//! linuxkit there), where `eve_version` and `eve_platform` are written first.
+//! linuxkit there), where `eve_version`, `eve_platform` and the tree's `pkg/eve/installer/*`
+//! (`etc_issue` …) are put first.
 
 use super::Build;
 use crate::artifact::{write_atomically, write_if_changed};
@@ -44,6 +45,7 @@ impl Build<'_> {
             &cx.installer_dir.join("eve_platform"),
             cx.knobs.eve_platform_file().as_bytes(),
         )?;
+        self.installer_dir_files()?;
 
         let key = self.assembly_key("rootfs", &yml.text, &config, &[])?;
         let image_path = cx.installer_dir.join("rootfs.img");
