@@ -51,6 +51,13 @@ fn virtual_size(format: &str, image: &Path) -> u64 {
     inner.parse().unwrap()
 }
 
+/// `qemu-img check` clean, identical to the raw image, and of the expected virtual size.
+fn check_image(t: &TestDisk, format: &str, image: &Path, size: u64) {
+    qemu_check(format, image);
+    qemu_compare_with_raw(&t.raw(), format, image);
+    assert_eq!(virtual_size(format, image), size);
+}
+
 fn same_bytes(a: &Path, b: &Path) {
     if a.is_dir() {
         let names = |d: &Path| {
@@ -123,9 +130,7 @@ fn qcow2_compressed_and_grown() {
         };
         qcow2::write(&t.disk, p, &options).unwrap()
     });
-    qemu_check("qcow2", &image);
-    qemu_compare_with_raw(&t.raw(), "qcow2", &image);
-    assert_eq!(virtual_size("qcow2", &image), GROWN);
+    check_image(&t, "qcow2", &image, GROWN);
     let check = run(Command::new("qemu-img")
         .args(["check", "-f", "qcow2"])
         .arg(&image));
@@ -160,9 +165,7 @@ fn qcow2_uncompressed() {
     let t = TestDisk::new();
     let image = t.dir().join("plain.qcow2");
     qcow2::write(&t.disk, &image, &qcow2::Options::default()).unwrap();
-    qemu_check("qcow2", &image);
-    qemu_compare_with_raw(&t.raw(), "qcow2", &image);
-    assert_eq!(virtual_size("qcow2", &image), t.disk.size());
+    check_image(&t, "qcow2", &image, t.disk.size());
 }
 
 #[test]
@@ -171,9 +174,7 @@ fn vdi_dynamic_grown() {
     let image = twice(t.dir(), "live.vdi", |p, _| {
         vdi::write(&t.disk, p, &vdi::Options::from_seed(b"seed", Some(GROWN))).unwrap()
     });
-    qemu_check("vdi", &image);
-    qemu_compare_with_raw(&t.raw(), "vdi", &image);
-    assert_eq!(virtual_size("vdi", &image), GROWN);
+    check_image(&t, "vdi", &image, GROWN);
     let info = run(Command::new("qemu-img")
         .args(["info", "-f", "vdi"])
         .arg(&image));
@@ -209,9 +210,7 @@ fn parallels_bundle_grown() {
         ]
     );
     let image = dir.join(&names[1]);
-    qemu_check("parallels", &image);
-    qemu_compare_with_raw(&t.raw(), "parallels", &image);
-    assert_eq!(virtual_size("parallels", &image), GROWN);
+    check_image(&t, "parallels", &image, GROWN);
     let xml = std::fs::read_to_string(dir.join("DiskDescriptor.xml")).unwrap();
     let sectors = GROWN / 512;
     for want in [
@@ -242,9 +241,7 @@ fn vmdk_monolithic_sparse() {
         )
         .unwrap()
     });
-    qemu_check("vmdk", &image);
-    qemu_compare_with_raw(&t.raw(), "vmdk", &image);
-    assert_eq!(virtual_size("vmdk", &image), GROWN);
+    check_image(&t, "vmdk", &image, GROWN);
     let info = run(Command::new("qemu-img")
         .args(["info", "-f", "vmdk"])
         .arg(&image));

@@ -79,7 +79,7 @@ pub fn spec() -> LayoutSpec {
                 2,
                 "5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6",
                 0x0102 << 48,
-                PartSize::Bytes(12 * MIB),
+                PartSize::Bytes(16 * MIB),
             ),
             part(
                 "conf",
