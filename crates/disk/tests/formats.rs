@@ -306,6 +306,39 @@ fn gce_archive_holds_only_a_sparse_disk_raw() {
     let grown = t.dir().join("grown.raw");
     raw::write(&t.disk, &grown, Some(GROWN)).unwrap();
     same_bytes(&grown, &extracted);
+    // The archive is what GNU tar makes of the sparse raw image (EVE's command, without -z).
+    let gnu = t.dir().join("gnu.tar");
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let linked = t.dir().join("disk.raw");
+    std::fs::hard_link(&grown, &linked).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&linked)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    run(Command::new("tar")
+        .args([
+            "--mode=644",
+            "--owner=root",
+            "--group=root",
+            "-S",
+            "-h",
+            "-cf",
+        ])
+        .arg(&gnu)
+        .arg("disk.raw")
+        .current_dir(t.dir()));
+    let mut ours = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&archive).unwrap()),
+        &mut ours,
+    )
+    .unwrap();
+    assert!(
+        ours == std::fs::read(&gnu).unwrap(),
+        "the tar differs from GNU tar's"
+    );
     // bsdtar reads it too.
     let listing = run(Command::new("bsdtar").arg("-tvzf").arg(&archive));
     assert!(listing.trim_end().ends_with(" disk.raw"), "{listing}");
