@@ -1,0 +1,139 @@
+//! # Command-line arguments
+//!
+//! Two ways in, as EVE developers expect: make-style words (`evebuild ZARCH=arm64 HV=kvm
+//! PLATFORM=generic live`) and flags (`evebuild --zarch arm64 --hv kvm live`), plus a few
+//! subcommands for what make never did (`pkg show-tag`, `cache ls`, `verify-boot` …).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Builds EVE-OS images without docker, root or loop devices.
+#[derive(Debug, Parser)]
+#[command(
+    name = "evebuild",
+    version,
+    about = "Builds EVE-OS images (live, installer, rootfs, packages) without docker, root or loop devices",
+    args_conflicts_with_subcommands = true,
+    after_help = crate::help::after_help(),
+)]
+pub struct Cli {
+    /// Knob assignments (KEY=VALUE) and targets, in any order, as with make.
+    #[arg(value_name = "KNOB=VALUE|TARGET")]
+    pub words: Vec<String>,
+
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// The EVE source tree to build (default: the current directory, or the bundled example
+    /// when run in an evebuild checkout).
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+
+    /// Target architecture (ZARCH): amd64, arm64 or riscv64.
+    #[arg(long, global = true, value_name = "ARCH")]
+    pub zarch: Option<String>,
+
+    /// Hypervisor flavour (HV): kvm, k, mini, xen (and the seed's acrn, kubevirt).
+    #[arg(long, global = true)]
+    pub hv: Option<String>,
+
+    /// Platform (PLATFORM), e.g. generic, rt, nvidia-jp6.
+    #[arg(long, global = true)]
+    pub platform: Option<String>,
+
+    /// Version to build instead of the one computed from git (ROOTFS_VERSION).
+    #[arg(long, global = true, value_name = "VERSION")]
+    pub rootfs_version: Option<String>,
+
+    /// Root filesystem format (ROOTFS_FORMAT): squash or ext4.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub rootfs_format: Option<String>,
+
+    /// Where artifacts go (default: <project>/dist).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dist: Option<PathBuf>,
+
+    /// The OCI image store (linuxkit's cache).
+    #[arg(long, global = true, env = "LINUXKIT_CACHE", value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+
+    /// Print what would be built, build nothing.
+    #[arg(short = 'n', long, global = true)]
+    pub dry_run: bool,
+
+    /// Rebuild even what is up to date.
+    #[arg(long, global = true)]
+    pub force: bool,
+
+    /// Fetch fresh manifests from registries.
+    #[arg(long, global = true, conflicts_with = "offline")]
+    pub pull: bool,
+
+    /// Never touch the network; name what is missing instead.
+    #[arg(long, global = true)]
+    pub offline: bool,
+
+    /// Parallel jobs (default: the number of cores).
+    #[arg(short, long, global = true)]
+    pub jobs: Option<usize>,
+
+    /// Only errors and the final artifact list.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// More detail (repeat for debug output).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Subcommands beyond make-style targets.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Package operations (linuxkit pkg …).
+    #[command(subcommand)]
+    Pkg(PkgCommand),
+    /// Print the composed and resolved linuxkit yml.
+    Yml {
+        /// Which image: rootfs or installer.
+        #[arg(default_value = "rootfs")]
+        image: String,
+        /// Knob assignments (KEY=VALUE).
+        words: Vec<String>,
+    },
+}
+
+/// `evebuild pkg …`
+#[derive(Debug, Subcommand)]
+pub enum PkgCommand {
+    /// Print a package's tag exactly as `linuxkit pkg show-tag` does.
+    ShowTag {
+        /// Print the fully expanded reference (docker.io/…).
+        #[arg(long)]
+        canonical: bool,
+        /// Read this build yml instead of build.yml.
+        #[arg(long, value_name = "FILE")]
+        build_yml: Option<String>,
+        /// Use this hash instead of the git tree hash.
+        #[arg(long)]
+        hash: Option<String>,
+        /// Override the organisation.
+        #[arg(long, env = "LINUXKIT_PKG_ORG")]
+        org: Option<String>,
+        /// Package directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Build packages into the image store.
+    Build {
+        /// Package directories (pkg/<name>).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+}
