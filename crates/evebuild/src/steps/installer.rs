@@ -84,7 +84,7 @@ impl Sink for IsoPick {
     }
 
     fn wants(&self, entry: &Entry) -> bool {
-        let excluded = entry.path.components().any(|c| media::iso_excludes(c));
+        let excluded = entry.path.components().any(media::iso_excludes);
         !excluded
             && media::ISO_FROM_ROOTFS.iter().any(|p| {
                 let p = EntryPath::new(p).expect("valid");
