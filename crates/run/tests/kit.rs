@@ -24,6 +24,18 @@ fn example_copy(dir: &Path) -> PathBuf {
     dir.join("hello-eve")
 }
 
+/// `scripts/boot-kit.sh --clean` on `project`.
+fn clean_kit(project: &Path) {
+    tool(
+        Command::new("bash")
+            .arg(script())
+            .arg("--clean")
+            .arg("--project")
+            .arg(project),
+        "bash",
+    );
+}
+
 fn output(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?}: {out:?}");
@@ -42,14 +54,7 @@ fn boot_kit_is_reproducible_and_readable() {
         let dir = tmp.path().join(format!("run{n}"));
         std::fs::create_dir(&dir).unwrap();
         let project = example_copy(&dir);
-        tool(
-            Command::new("bash")
-                .arg(script())
-                .arg("--clean")
-                .arg("--project")
-                .arg(&project),
-            "bash",
-        );
+        clean_kit(&project);
         tool(
             Command::new("sh")
                 .arg("-c")
@@ -149,14 +154,7 @@ fn kit_status_reads_the_kernel_release() {
 fn kit_status_tells_placeholders_and_broken_kits() {
     let tmp = tempfile::tempdir().unwrap();
     let project = example_copy(tmp.path());
-    tool(
-        Command::new("bash")
-            .arg(script())
-            .arg("--clean")
-            .arg("--project")
-            .arg(&project),
-        "bash",
-    );
+    clean_kit(&project);
     for f in KIT_FILES {
         assert!(!project.join(f).exists(), "--clean left {f}");
     }
