@@ -107,6 +107,13 @@ pub fn resolved_yml(req: &Request, image: &str) -> Result<String> {
 
 /// A package's tag, as `linuxkit pkg show-tag` prints it.
 pub fn show_tag(dir: &Path, opts: ShowTagOptions) -> Result<String> {
-    let _ = opts;
-    Err(anyhow::anyhow!("show-tag is not wired up yet")).with_context(|| dir.display().to_string())
+    let lk = evebuild_linuxkit::tag::ShowTagOptions {
+        build_yml: opts.build_yml,
+        hash: opts.hash,
+        org: opts.org,
+        ..Default::default()
+    }
+    .with_env();
+    let tag = evebuild_linuxkit::tag::show_tag(dir, &lk)?;
+    Ok(if opts.canonical { tag.canonical() } else { tag.reference() })
 }

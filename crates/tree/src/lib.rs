@@ -215,17 +215,32 @@ pub trait Sink {
     /// Adds one entry. For [`Kind::File`], `data` yields exactly `entry.size()` bytes; for other
     /// kinds it yields nothing and need not be read.
     fn add(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<(), Error>;
+
+    /// Records describing where the following entries come from (linuxkit's
+    /// `LINUXKIT.source`/`LINUXKIT.location`), replacing the previous set. Tar writes them as PAX
+    /// records; sinks with nowhere to keep them ignore them (the default). Wrappers forward them.
+    fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
+        let _ = records;
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {
     fn add(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<(), Error> {
         (**self).add(entry, data)
     }
+
+    fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
+        (**self).annotate(records)
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
     fn add(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<(), Error> {
         (**self).add(entry, data)
+    }
+
+    fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
+        (**self).annotate(records)
     }
 }
 

@@ -106,6 +106,14 @@ impl<W: Write> Sink for TarSink<W> {
                 pax.push(("linkpath".into(), link.to_vec()));
             }
         }
+        // PAX text is UTF-8; raw names need `hdrcharset=BINARY` or readers (bsdtar) refuse them.
+        let utf8 = |k: &str| {
+            pax.iter()
+                .all(|(key, v)| key != k || std::str::from_utf8(v).is_ok())
+        };
+        if !utf8("path") || !utf8("linkpath") {
+            pax.insert(0, ("hdrcharset".into(), b"BINARY".to_vec()));
+        }
         for (k, v) in &entry.xattrs {
             let k = String::from_utf8(k.clone()).map_err(|_| Error::Unrepresentable {
                 path: entry.path.clone(),
@@ -137,6 +145,10 @@ impl<W: Write> Sink for TarSink<W> {
             });
         }
         Ok(())
+    }
+
+    fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
+        self.set_extra_pax(records.to_vec());
     }
 }
 

@@ -1,0 +1,279 @@
+//! ROOTFS_VERSION and FULL_VERSION, computed from git exactly as EVE's Makefile does
+//! (eve-build-facts §1.2):
+//!
+//! ```text
+//! REPO_BRANCH = git rev-parse --abbrev-ref HEAD | tr / _
+//! REPO_SHA    = git describe --match '$^' --abbrev=8 --always --dirty
+//! REPO_TAG    = git describe --always --tags, if it is N.N.N[-lts|-rcN]; else snapshot
+//! ROOTFS_VERSION = snapshot ? <EVE_SNAPSHOT_VERSION>-<branch>-<sha>[-<UTC %Y-%m-%d.%H.%M> if dirty][-dev]
+//!                           : <tag>
+//!                  + -<KERNEL_TAG with docker.io/lfedge/eve-kernel:eve-kernel- → k->  if the user gave KERNEL_TAG
+//!                  + -<PLATFORM>                                                     unless generic
+//! FULL_VERSION   = <ROOTFS_VERSION>-<HV>-<ZARCH>
+//! ```
+//!
+//! `ROOTFS_VERSION=` as an argument replaces all of it. git is run as a program (the same
+//! commands as the Makefile), which keeps `describe`'s dirty rule and abbreviation length
+//! identical to EVE's; a failing command yields an empty string, as `$(shell …)` does.
+//!
+//! The dirty suffix is wall-clock time in EVE. It is a version string, not artifact bytes;
+//! we use the current UTC time too, except that `SOURCE_DATE_EPOCH`, when given, pins it (so
+//! a reproducibility check can build a dirty tree twice and get the same version).
+
+use crate::knobs::Knobs;
+use std::path::Path;
+use std::process::Command;
+
+/// The part of KERNEL_TAG that `SHORT_KERNEL_TAG` replaces by `k-`.
+pub const KERNEL_TAG_PREFIX: &str = "docker.io/lfedge/eve-kernel:eve-kernel-";
+
+/// What the Makefile asks git.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GitFacts {
+    /// `REPO_BRANCH` (`/` replaced by `_`; `HEAD` when detached).
+    pub branch: String,
+    /// `REPO_SHA`: abbreviated commit, `-dirty` appended when tracked files changed.
+    pub sha: String,
+    /// `git describe --always --tags` output.
+    pub describe_tags: String,
+}
+
+impl GitFacts {
+    /// Ask git in `repo` (three commands, as the Makefile runs them).
+    pub fn read(repo: &Path) -> GitFacts {
+        let run = |args: &[&str]| {
+            Command::new("git")
+                .arg("-C")
+                .arg(repo)
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .unwrap_or_default()
+        };
+        GitFacts {
+            branch: run(&["rev-parse", "--abbrev-ref", "HEAD"]).replace('/', "_"),
+            sha: run(&[
+                "describe",
+                "--match",
+                "$^",
+                "--abbrev=8",
+                "--always",
+                "--dirty",
+            ]),
+            describe_tags: run(&["describe", "--always", "--tags"]),
+        }
+    }
+
+    /// `REPO_TAG`: the tag if HEAD is exactly a release tag, else `None` ("snapshot").
+    pub fn release_tag(&self) -> Option<&str> {
+        is_release_tag(&self.describe_tags).then_some(self.describe_tags.as_str())
+    }
+
+    /// Whether `REPO_SHA` carries `-dirty`.
+    pub fn dirty(&self) -> bool {
+        self.sha.contains("-dirty")
+    }
+}
+
+/// `^[0-9]+\.[0-9]+\.[0-9]+(-lts|-rc[0-9]+)?$`
+pub fn is_release_tag(s: &str) -> bool {
+    let (core, suffix) = match s.find('-') {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let numbers: Vec<&str> = core.split('.').collect();
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    numbers.len() == 3
+        && numbers.iter().all(|p| digits(p))
+        && match suffix {
+            None => true,
+            Some("lts") => true,
+            Some(rc) => rc.strip_prefix("rc").is_some_and(digits),
+        }
+}
+
+/// When the dirty suffix is taken: now, or `SOURCE_DATE_EPOCH` if set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirtyTime(pub i64);
+
+impl DirtyTime {
+    /// `SOURCE_DATE_EPOCH` from `env` if it is a number, else the current time.
+    pub fn from_env_or_now(source_date_epoch: Option<&str>) -> DirtyTime {
+        source_date_epoch
+            .and_then(|s| s.trim().parse().ok())
+            .map(DirtyTime)
+            .unwrap_or_else(|| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                DirtyTime(now)
+            })
+    }
+
+    /// `date -u +%Y-%m-%d.%H.%M`.
+    pub fn format(self) -> String {
+        let days = self.0.div_euclid(86400);
+        let secs = self.0.rem_euclid(86400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}.{:02}.{:02}",
+            secs / 3600,
+            secs % 3600 / 60
+        )
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `SHORT_KERNEL_TAG`.
+pub fn short_kernel_tag(kernel_tag: &str) -> String {
+    kernel_tag.replace(KERNEL_TAG_PREFIX, "k-")
+}
+
+/// ROOTFS_VERSION from the knobs and git facts.
+pub fn rootfs_version(knobs: &Knobs, git: &GitFacts, dirty_time: DirtyTime) -> String {
+    if let Some(v) = &knobs.rootfs_version {
+        return v.clone();
+    }
+    let mut version = match git.release_tag() {
+        Some(tag) => tag.to_string(),
+        None => {
+            let dirty = if git.dirty() {
+                format!("-{}", dirty_time.format())
+            } else {
+                String::new()
+            };
+            let dev = if knobs.dev { "-dev" } else { "" };
+            format!(
+                "{}-{}-{}{dirty}{dev}",
+                knobs.snapshot_version, git.branch, git.sha
+            )
+        }
+    };
+    if let Some(k) = &knobs.kernel_tag {
+        let short = short_kernel_tag(k);
+        if !short.is_empty() {
+            version = format!("{version}-{short}");
+        }
+    }
+    if let Some(p) = knobs.tag_platform() {
+        version = format!("{version}-{p}");
+    }
+    version
+}
+
+/// FULL_VERSION: `<ROOTFS_VERSION>-<HV>-<ZARCH>` (installer/eve_version, /etc/eve-release).
+pub fn full_version(rootfs_version: &str, knobs: &Knobs) -> String {
+    format!("{rootfs_version}-{}-{}", knobs.hv, knobs.zarch)
+}
+
+/// The `-v` argument the Makefile gives compose-image-yml.sh:
+/// `<ROOTFS_VERSION>-<HV>-<PLATFORM>-<ZARCH>`.
+pub fn compose_version_arg(rootfs_version: &str, knobs: &Knobs) -> String {
+    format!(
+        "{rootfs_version}-{}-{}-{}",
+        knobs.hv, knobs.platform, knobs.zarch
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knobs::Vars;
+
+    #[test]
+    fn release_tag_pattern() {
+        for ok in ["17.3.0", "1.2.3-lts", "14.5.1-rc12"] {
+            assert!(is_release_tag(ok), "{ok}");
+        }
+        for bad in [
+            "17.3",
+            "17.3.0-1-gabc",
+            "v1.2.3",
+            "1.2.3-rc",
+            "1.2.3-beta",
+            "snapshot",
+            "",
+        ] {
+            assert!(!is_release_tag(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_format_like_date_u() {
+        assert_eq!(DirtyTime(0).format(), "1970-01-01.00.00");
+        assert_eq!(DirtyTime(1_795_778_820).format(), "2026-11-27.11.27");
+        assert_eq!(DirtyTime(951_825_600).format(), "2000-02-29.12.00");
+        assert_eq!(DirtyTime::from_env_or_now(Some("60")), DirtyTime(60));
+    }
+
+    fn knobs(args: &[&str]) -> Knobs {
+        Knobs::resolve(Vars::new(args.iter().copied(), []).unwrap(), "x86_64").unwrap()
+    }
+
+    #[test]
+    fn version_shapes() {
+        let git = GitFacts {
+            branch: "master".into(),
+            sha: "2c6b4154".into(),
+            describe_tags: "17.3.0-5-g2c6b4154".into(),
+        };
+        let t = DirtyTime(1_795_778_820);
+        assert_eq!(
+            rootfs_version(&knobs(&[]), &git, t),
+            "0.0.0-master-2c6b4154"
+        );
+        assert_eq!(
+            rootfs_version(&knobs(&["DEV=y"]), &git, t),
+            "0.0.0-master-2c6b4154-dev"
+        );
+        let k = knobs(&["ZARCH=arm64", "PLATFORM=nvidia-jp6"]);
+        assert_eq!(
+            rootfs_version(&k, &git, t),
+            "0.0.0-master-2c6b4154-nvidia-jp6"
+        );
+        let dirty = GitFacts {
+            sha: "2c6b4154-dirty".into(),
+            ..git.clone()
+        };
+        assert_eq!(
+            rootfs_version(&knobs(&["DEV=y"]), &dirty, t),
+            "0.0.0-master-2c6b4154-dirty-2026-11-27.11.27-dev"
+        );
+        let kt = knobs(&["KERNEL_TAG=docker.io/lfedge/eve-kernel:eve-kernel-amd64-v6-x-gcc"]);
+        assert_eq!(
+            rootfs_version(&kt, &git, t),
+            "0.0.0-master-2c6b4154-k-amd64-v6-x-gcc"
+        );
+        let tagged = GitFacts {
+            describe_tags: "17.3.0".into(),
+            ..git.clone()
+        };
+        assert_eq!(rootfs_version(&knobs(&["DEV=y"]), &tagged, t), "17.3.0");
+        assert_eq!(rootfs_version(&k, &tagged, t), "17.3.0-nvidia-jp6");
+        let over = knobs(&["ROOTFS_VERSION=snapshot", "PLATFORM=rt"]);
+        assert_eq!(rootfs_version(&over, &git, t), "snapshot");
+        assert_eq!(
+            full_version("17.3.0", &knobs(&["HV=xen"])),
+            "17.3.0-xen-amd64"
+        );
+        assert_eq!(
+            compose_version_arg("0.0.0-master-2c6b4154", &knobs(&["HV=k"])),
+            "0.0.0-master-2c6b4154-k-generic-amd64"
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! Archives in and out (checked with skopeo and umoci), the flattened filesystem export (checked
+//! against umoci's unpack, which applies whiteouts), and store maintenance: list, rm + gc, verify.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use common::*;
+use evebuild_oci::{Damage, Platform, Reference, Selection, Store};
+
+fn tar_paths(bytes: &[u8]) -> BTreeSet<String> {
+    let mut ar = tar::Archive::new(bytes);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect()
+}
+
+fn walk(root: &std::path::Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            }
+            out.insert(rel);
+        }
+    }
+    out
+}
+
+#[test]
+fn docker_and_oci_archives_round_trip_through_skopeo() {
+    let skopeo = tool("skopeo", "skopeo");
+    let src_dir = tempfile::tempdir().unwrap();
+    let src = Store::open(src_dir.path()).unwrap();
+    let name = Reference::parse("lfedge/archive:1").unwrap();
+    write_multiarch(&src, &name, &["amd64", "arm64"], 3000);
+    let amd64 = src.resolve(&name, &Platform::linux("amd64")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    // docker save format, as skopeo writes it; imported, the config (image ID) is kept.
+    let docker_tar = work.path().join("docker.tar");
+    run(Command::new(&skopeo).args([
+        "copy",
+        &format!("oci:{}:{name}-amd64", src_dir.path().display()),
+        &format!(
+            "docker-archive:{}:lfedge/archive:saved",
+            docker_tar.display()
+        ),
+    ]));
+    let dst_dir = tempfile::tempdir().unwrap();
+    let dst = Store::open(dst_dir.path()).unwrap();
+    let names = evebuild_oci::import_archive(&dst, &docker_tar, None).unwrap();
+    assert_eq!(
+        names,
+        vec![Reference::parse("lfedge/archive:saved").unwrap()]
+    );
+    let imported = dst.resolve(&names[0], &Platform::linux("amd64")).unwrap();
+    assert_eq!(
+        imported.manifest.config().digest(),
+        amd64.manifest.config().digest()
+    );
+    let umoci = tool("umoci", "umoci");
+    run(Command::new(&umoci)
+        .args([
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!(
+                "{}:docker.io/lfedge/archive:saved",
+                dst_dir.path().display()
+            ),
+        ])
+        .arg(work.path().join("b1")));
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("b1/rootfs/etc/arch")).unwrap(),
+        "amd64"
+    );
+
+    // The same, gzip-compressed, under a name we give.
+    let gz = work.path().join("docker.tar.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut std::fs::File::open(&docker_tar).unwrap(), &mut enc).unwrap();
+    enc.finish().unwrap();
+    let renamed = Reference::parse("localhost:5000/x/y:z").unwrap();
+    assert_eq!(
+        evebuild_oci::import_archive(&dst, &gz, Some(&renamed)).unwrap(),
+        vec![renamed.clone()]
+    );
+
+    // Our OCI archive of the whole index is read by skopeo under the full name, and imports
+    // back with the same digests.
+    let oci_tar = work.path().join("oci.tar");
+    let top = evebuild_oci::write_atomically(&oci_tar, |w| {
+        evebuild_oci::export_oci_archive(&src, &name, &Selection::All, w).map(|_| ())
+    });
+    top.unwrap();
+    let out = run(Command::new(&skopeo).args([
+        "inspect",
+        "--override-arch",
+        "arm64",
+        &format!("oci-archive:{}:{name}", oci_tar.display()),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Architecture"], "arm64");
+    let again_dir = tempfile::tempdir().unwrap();
+    let again = Store::open(again_dir.path()).unwrap();
+    assert_eq!(
+        evebuild_oci::import_archive(&again, &oci_tar, None).unwrap(),
+        vec![name.clone()]
+    );
+    assert_eq!(
+        again.lookup(&name).unwrap().unwrap().digest(),
+        src.lookup(&name).unwrap().unwrap().digest()
+    );
+    assert_eq!(blob_names(&again), blob_names(&src));
+    // Exporting twice gives the same bytes.
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    evebuild_oci::export_oci_archive(&src, &name, &Selection::All, &mut a).unwrap();
+    evebuild_oci::export_oci_archive(&again, &name, &Selection::All, &mut b).unwrap();
+    assert_eq!(a, b);
+
+    // A skopeo-made OCI archive names its image by a bare tag: we need a name for it.
+    let sk_tar = work.path().join("sk.tar");
+    run(Command::new(&skopeo).args([
+        "copy",
+        &format!("oci:{}:{name}-arm64", src_dir.path().display()),
+        &format!("oci-archive:{}:mytag", sk_tar.display()),
+    ]));
+    assert!(evebuild_oci::import_archive(&again, &sk_tar, None).is_err());
+    let sk_name = Reference::parse("lfedge/from-skopeo:1").unwrap();
+    evebuild_oci::import_archive(&again, &sk_tar, Some(&sk_name)).unwrap();
+    assert_eq!(
+        again
+            .resolve(&sk_name, &Platform::linux("arm64"))
+            .unwrap()
+            .platform(),
+        Platform::linux("arm64")
+    );
+
+    // Docker archive export: skopeo reads it and sees our config.
+    let out_docker = work.path().join("out-docker.tar");
+    evebuild_oci::write_atomically(&out_docker, |w| {
+        evebuild_oci::export_docker_archive(&src, &name, &Platform::linux("amd64"), w)
+    })
+    .unwrap();
+    let out = run(Command::new(&skopeo).args([
+        "inspect",
+        "--raw",
+        "--config",
+        &format!("docker-archive:{}", out_docker.display()),
+    ]));
+    assert_eq!(
+        evebuild_oci::Digest::of(out.as_bytes()).to_string(),
+        amd64.manifest.config().digest().to_string()
+    );
+}
+
+#[test]
+fn filesystem_export_applies_whiteouts_like_umoci() {
+    let umoci = tool("umoci", "umoci");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = Platform::linux("amd64");
+    let d = write_image(
+        &store,
+        &p,
+        &[
+            vec![
+                ("a/x", b"x".to_vec()),
+                ("a/y", b"y".to_vec()),
+                ("b/z", b"z".to_vec()),
+                ("c/old", b"old".to_vec()),
+                ("d/keep", b"k".to_vec()),
+            ],
+            vec![
+                ("a/.wh.x", Vec::new()),
+                ("c/new", b"new".to_vec()),
+                ("c/.wh..wh..opq", Vec::new()),
+                ("b", b"now a file".to_vec()),
+                ("d/keep", b"k2".to_vec()),
+            ],
+        ],
+    );
+    let name = Reference::parse("lfedge/wh:1").unwrap();
+    store.tag(&name, d).unwrap();
+    let image = store.resolve(&name, &p).unwrap();
+    let mut out = Vec::new();
+    evebuild_oci::export_filesystem(&store, &image, &mut out).unwrap();
+    let ours = tar_paths(&out);
+    let bundle = tempfile::tempdir().unwrap();
+    run(Command::new(umoci)
+        .args([
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:{name}", dir.path().display()),
+        ])
+        .arg(bundle.path().join("b")));
+    let theirs = walk(&bundle.path().join("b/rootfs"));
+    // Our export lists only entries present in the layers; umoci also creates parents.
+    for p in &ours {
+        assert!(
+            theirs.contains(p),
+            "{p} exported but umoci does not have it"
+        );
+    }
+    for p in &theirs {
+        let is_parent = ours.iter().any(|o| o.starts_with(&format!("{p}/")));
+        assert!(
+            ours.contains(p) || is_parent,
+            "umoci has {p}, export does not"
+        );
+    }
+    assert!(!ours.iter().any(|p| p.contains(".wh.")));
+    let mut ar = tar::Archive::new(&out[..]);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("d/keep") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            assert_eq!(s, "k2");
+        }
+    }
+}
+
+#[test]
+fn list_remove_gc_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let a = Reference::parse("lfedge/a:1").unwrap();
+    let b = Reference::parse("lfedge/b:1").unwrap();
+    write_multiarch(&store, &a, &["amd64", "arm64"], 1000);
+    write_multiarch(&store, &b, &["amd64"], 2000);
+    let list = store.list().unwrap();
+    let names: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
+    assert!(
+        names.contains(&"docker.io/lfedge/a:1") && names.contains(&"docker.io/lfedge/a:1-arm64"),
+        "{names:?}"
+    );
+    let a_entry = list
+        .iter()
+        .find(|e| e.name == "docker.io/lfedge/a:1")
+        .unwrap();
+    assert_eq!(
+        a_entry.platforms,
+        vec![
+            ("linux/amd64".to_string(), true),
+            ("linux/arm64".to_string(), true)
+        ]
+    );
+    assert!(store.verify().unwrap().is_ok());
+
+    let before = blob_names(&store).len();
+    // Removing the index keeps the per-arch images (they are still named)...
+    assert!(store.remove(&a).unwrap().removed.len() == 1);
+    for arch in ["amd64", "arm64"] {
+        store
+            .remove(&a.with_tag(&format!("1-{arch}")).unwrap())
+            .unwrap();
+    }
+    // ...and once all names are gone, exactly a's blobs are gone.
+    let after = blob_names(&store).len();
+    // index + 2 × (manifest, config, 2 layers), less amd64's first layer (`etc/arch`), which b
+    // shares and so keeps.
+    assert_eq!(before - after, 1 + 2 * 4 - 1);
+    assert!(store.remove(&a).is_err());
+    assert!(store.verify().unwrap().is_ok());
+
+    // Damage by hand is found, not trusted.
+    let img = store.resolve(&b, &Platform::linux("amd64")).unwrap();
+    let layer = evebuild_oci::Digest::parse(img.layers()[1].digest().as_ref()).unwrap();
+    let path = store.blob_path(&layer);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let config = evebuild_oci::Digest::parse(img.manifest.config().digest().as_ref()).unwrap();
+    std::fs::remove_file(store.blob_path(&config)).unwrap();
+    std::fs::write(dir.path().join("blobs/sha256/not-a-digest"), b"?").unwrap();
+    let report = store.verify().unwrap();
+    assert!(!report.is_ok());
+    assert!(
+        report
+            .damage
+            .iter()
+            .any(|d| matches!(d, Damage::Corrupt { digest, .. } if *digest == layer)),
+        "{:?}",
+        report.damage
+    );
+    assert!(
+        report
+            .damage
+            .iter()
+            .any(|d| matches!(d, Damage::Missing { digest, .. } if *digest == config)),
+        "{:?}",
+        report.damage
+    );
+    assert!(
+        report.damage.iter().any(|d| matches!(d, Damage::Stray(_))),
+        "{:?}",
+        report.damage
+    );
+    assert!(store.resolve(&b, &Platform::linux("amd64")).is_err());
+}
