@@ -23,7 +23,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   squashfs-tools e2fsprogs dosfstools mtools gdisk fdisk xorriso \
   grub-efi-amd64-bin grub-common ovmf busybox-static cpio \
   skopeo umoci docker-registry buildah erofs-utils attr xz-utils zstd \
-  libarchive-tools hyperfine swtpm swtpm-tools >/dev/null
+  libarchive-tools hyperfine swtpm swtpm-tools git >/dev/null
 if grep -rqs 'bookworm-backports' /etc/apt/sources.list.d/; then
   $SUDO apt-get install -y -qq --no-install-recommends \
     qemu-system-x86/bookworm-backports qemu-system-common/bookworm-backports \

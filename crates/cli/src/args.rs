@@ -80,6 +80,19 @@ pub struct Global {
     #[arg(long, global = true)]
     pub offline: bool,
 
+    /// A registry used as the team's shared package cache: packages are fetched from it
+    /// before they are built (`host[:port][/prefix]`).
+    #[arg(long, global = true, env = "EVEBUILD_REGISTRY", value_name = "HOST")]
+    pub registry: Option<String>,
+
+    /// Publish every package the build used to --registry.
+    #[arg(long, global = true)]
+    pub push: bool,
+
+    /// Talk plain HTTP to every registry (localhost registries always are).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+
     /// Parallel jobs (default: the number of cores).
     #[arg(short, long, global = true)]
     pub jobs: Option<usize>,
@@ -99,6 +112,25 @@ pub enum Command {
     /// Package operations (linuxkit pkg …).
     #[command(subcommand)]
     Pkg(PkgCommand),
+    /// The image store.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Pull an image (one platform) into the store.
+    Pull {
+        /// The image reference.
+        reference: String,
+        /// Platform (default linux/<this machine's arch>).
+        #[arg(long)]
+        platform: Option<String>,
+    },
+    /// Push an image (or index) from the store to a registry.
+    Push {
+        /// The image reference in the store.
+        reference: String,
+        /// Where to push it (default: the reference itself).
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Print the composed and resolved linuxkit yml.
     Yml {
         /// Which image: rootfs or installer.
@@ -107,6 +139,43 @@ pub enum Command {
         /// Knob assignments (KEY=VALUE).
         words: Vec<String>,
     },
+}
+
+/// `evebuild cache …`: the image store (linuxkit's cache layout).
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List the names in the store.
+    Ls,
+    /// Import a `docker save` or OCI archive.
+    Import {
+        /// The archive (.tar or .tar.gz).
+        archive: PathBuf,
+        /// Name to give the image (required for OCI archives without a name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Export an image as an OCI or docker archive, or its filesystem as a tar.
+    Export {
+        /// The image reference.
+        reference: String,
+        /// oci, docker or filesystem.
+        #[arg(long, default_value = "oci")]
+        format: String,
+        /// Platform to export (default linux/<ZARCH or this machine's arch>).
+        #[arg(long)]
+        platform: Option<String>,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Remove names and the blobs only they used.
+    Rm {
+        /// References to remove.
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+    /// Re-hash every blob and report damage.
+    Verify,
 }
 
 /// `evebuild pkg …`

@@ -1,11 +1,13 @@
 //! Dispatch: turns parsed arguments into an engine request and renders the result.
 
-use crate::args::{Cli, Command, Global, PkgCommand};
+use crate::args::{CacheCommand, Cli, Command, Global, PkgCommand};
 use anyhow::{Context, Result};
+use evebuild::cache;
 use evebuild::progress::{Outcome, Progress};
 use evebuild::session::{Request, Summary};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -39,10 +41,64 @@ pub fn run(cli: Cli) -> Result<()> {
             print_summary(&summary);
             Ok(())
         }
+        Some(Command::Cache(c)) => {
+            let store = cache::open(cli.global.cache.as_deref())?;
+            let lines = match c {
+                CacheCommand::Ls => cache::ls(&store)?,
+                CacheCommand::Import { archive, name } => {
+                    cache::import(&store, &archive, name.as_deref())?
+                }
+                CacheCommand::Export {
+                    reference,
+                    format,
+                    platform,
+                    output,
+                } => {
+                    let format = match format.as_str() {
+                        "oci" => cache::ExportFormat::Oci,
+                        "docker" => cache::ExportFormat::Docker,
+                        "filesystem" => cache::ExportFormat::Filesystem,
+                        other => anyhow::bail!("--format {other}: use oci, docker or filesystem"),
+                    };
+                    let platform = platform.unwrap_or_else(|| default_platform(&cli.global));
+                    cache::export(&store, &reference, format, &platform, &output)?;
+                    vec![format!("wrote {}", output.display())]
+                }
+                CacheCommand::Rm { references } => cache::rm(&store, &references)?,
+                CacheCommand::Verify => cache::verify(&store)?,
+            };
+            print_lines(&lines);
+            Ok(())
+        }
+        Some(Command::Pull {
+            reference,
+            platform,
+        }) => {
+            let store = cache::open(cli.global.cache.as_deref())?;
+            let platform = platform.unwrap_or_else(|| default_platform(&cli.global));
+            print_lines(&cache::pull(
+                &store,
+                &reference,
+                &platform,
+                cli.global.insecure,
+                cli.global.pull,
+            )?);
+            Ok(())
+        }
+        Some(Command::Push { reference, to }) => {
+            let store = cache::open(cli.global.cache.as_deref())?;
+            print_lines(&cache::push(
+                &store,
+                &reference,
+                to.as_deref(),
+                cli.global.insecure,
+            )?);
+            Ok(())
+        }
         Some(Command::Yml { image, words }) => {
             let (knobs, _) = split_words(&words);
             let req = request(&cli.global, cwd, knobs, Vec::new());
-            print!("{}", evebuild::session::resolved_yml(&req, &image)?);
+            print_lines(&[evebuild::session::resolved_yml(&req, &image)?]);
             Ok(())
         }
         Some(Command::Pkg(PkgCommand::ShowTag {
@@ -62,14 +118,19 @@ pub fn run(cli: Cli) -> Result<()> {
                         org: org.clone(),
                     },
                 )?;
-                println!("{tag}");
+                print_lines(&[tag]);
             }
             Ok(())
         }
         Some(Command::Pkg(PkgCommand::Build { dirs })) => {
             let goals = dirs
                 .iter()
-                .map(|d| format!("pkg/{}", d.file_name().unwrap_or_default().to_string_lossy()))
+                .map(|d| {
+                    format!(
+                        "pkg/{}",
+                        d.file_name().unwrap_or_default().to_string_lossy()
+                    )
+                })
                 .collect();
             let req = request(&cli.global, cwd, BTreeMap::new(), goals);
             let progress = Bars::new(cli.global.quiet);
@@ -81,6 +142,16 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `linux/<ZARCH>` from --zarch or the environment, else this machine's architecture.
+fn default_platform(g: &Global) -> String {
+    let arch = g
+        .zarch
+        .clone()
+        .or_else(|| std::env::var("ZARCH").ok())
+        .unwrap_or_else(evebuild::context::host_arch);
+    format!("linux/{arch}")
+}
+
 /// Splits make-style words into knob assignments and targets.
 fn split_words(words: &[String]) -> (BTreeMap<String, String>, Vec<String>) {
     let mut knobs = BTreeMap::new();
@@ -89,7 +160,8 @@ fn split_words(words: &[String]) -> (BTreeMap<String, String>, Vec<String>) {
         match w.split_once('=') {
             Some((k, v))
                 if !k.is_empty()
-                    && k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+                    && k.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
             {
                 knobs.insert(k.to_string(), v.to_string());
             }
@@ -99,7 +171,12 @@ fn split_words(words: &[String]) -> (BTreeMap<String, String>, Vec<String>) {
     (knobs, goals)
 }
 
-fn request(g: &Global, cwd: std::path::PathBuf, mut knobs: BTreeMap<String, String>, goals: Vec<String>) -> Request {
+fn request(
+    g: &Global,
+    cwd: std::path::PathBuf,
+    mut knobs: BTreeMap<String, String>,
+    goals: Vec<String>,
+) -> Request {
     for (name, flag) in [
         ("ZARCH", &g.zarch),
         ("HV", &g.hv),
@@ -124,13 +201,30 @@ fn request(g: &Global, cwd: std::path::PathBuf, mut knobs: BTreeMap<String, Stri
         pull: g.pull,
         offline: g.offline,
         jobs: g.jobs,
+        registry: g.registry.clone(),
+        push: g.push,
+        insecure: g.insecure,
+    }
+}
+
+/// Prints lines on stdout; a closed pipe (`evebuild cache ls | head`) ends the program quietly.
+fn print_lines(lines: &[String]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        let l = l.strip_suffix('\n').unwrap_or(l);
+        if let Err(e) = writeln!(out, "{l}") {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: writing to standard output: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
 fn print_summary(s: &Summary) {
-    for line in &s.printed {
-        println!("{line}");
-    }
+    print_lines(&s.printed);
     for note in &s.notes {
         eprintln!("{note}");
     }
@@ -143,7 +237,12 @@ fn print_summary(s: &Summary) {
                 Outcome::Built => "built",
                 Outcome::UpToDate => "up to date",
             };
-            println!("{}  {}  {}  ({state})", a.path.display(), human(a.size), a.sha256);
+            println!(
+                "{}  {}  {}  ({state})",
+                a.path.display(),
+                human(a.size),
+                a.sha256
+            );
         }
     }
 }
@@ -156,14 +255,19 @@ fn human(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
-/// Progress bars on stderr (hidden when not a terminal or with -q).
+/// Progress on stderr: bars on a terminal, plain lines otherwise, nothing with -q.
 struct Bars {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
     quiet: bool,
+    terminal: bool,
 }
 
 impl Bars {
@@ -172,6 +276,17 @@ impl Bars {
             multi: MultiProgress::new(),
             bars: Mutex::new(HashMap::new()),
             quiet,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A line above the bars (or on its own when stderr is not a terminal).
+    fn line(&self, text: &str) {
+        if self.quiet {
+        } else if self.terminal {
+            let _ = self.multi.println(text);
+        } else {
+            eprintln!("{text}");
         }
     }
 
@@ -182,22 +297,28 @@ impl Bars {
 
 impl Progress for Bars {
     fn start(&self, step: &str, total: Option<u64>) {
-        if self.quiet {
+        if self.quiet || !self.terminal {
             return;
         }
         let bar = match total {
             Some(t) => ProgressBar::new(t).with_style(
-                ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {bytes}/{total_bytes} {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{spinner} {msg:<28} [{bar:30}] {bytes}/{total_bytes} {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             ),
-            None => ProgressBar::new_spinner()
-                .with_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template")),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {msg}").expect("valid template"),
+            ),
         };
         let bar = self.multi.add(bar);
         bar.set_message(step.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
-        self.bars.lock().expect("bars").insert(step.to_string(), bar);
+        self.bars
+            .lock()
+            .expect("bars")
+            .insert(step.to_string(), bar);
     }
 
     fn advance(&self, step: &str, done: u64) {
@@ -211,18 +332,14 @@ impl Progress for Bars {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        if !self.quiet {
-            let what = match outcome {
-                Outcome::Built => "done",
-                Outcome::UpToDate => "up to date",
-            };
-            let _ = self.multi.println(format!("  {step}: {what}"));
-        }
+        let what = match outcome {
+            Outcome::Built => "built",
+            Outcome::UpToDate => "up to date",
+        };
+        self.line(&format!("  {step}: {what}"));
     }
 
     fn note(&self, message: &str) {
-        if !self.quiet {
-            let _ = self.multi.println(message);
-        }
+        self.line(message);
     }
 }

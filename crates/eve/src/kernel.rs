@@ -37,6 +37,25 @@ pub struct KernelInfo {
     pub branch: String,
     /// `KERNEL_DOCKER_TAG`.
     pub docker_tag: String,
+    /// The tree's own kernel package when the tag is its tag (see [`resolve`]).
+    pub package: Option<PathBuf>,
+}
+
+impl KernelInfo {
+    /// A kernel known only by its image reference.
+    fn tag_only(tag: String, from_user: bool, package: Option<PathBuf>) -> Self {
+        KernelInfo {
+            tag,
+            from_user,
+            version: String::new(),
+            flavor: String::new(),
+            config_flavor: String::new(),
+            commit: String::new(),
+            branch: String::new(),
+            docker_tag: String::new(),
+            package,
+        }
+    }
 }
 
 /// Why the kernel could not be determined.
@@ -48,31 +67,49 @@ pub enum KernelError {
     /// The table could not be read or is outside the supported make subset.
     #[error("kernel table: {0}")]
     Table(MakeError),
-    /// The tree has no kernel table and KERNEL_TAG was not given.
-    #[error("{0} not found; pass KERNEL_TAG=<image> or build from an EVE source tree")]
+    /// The tree has no kernel table, no kernel package, and KERNEL_TAG was not given.
+    #[error(
+        "{0} not found and the tree has no pkg/kernel; pass KERNEL_TAG=<image> or build from \
+         an EVE source tree"
+    )]
     NoTable(PathBuf),
+    /// The tag of the tree's own kernel package could not be computed.
+    #[error("KERNEL_TAG from {}: {source}", dir.display())]
+    OwnPackage {
+        /// The package directory.
+        dir: PathBuf,
+        /// Why.
+        source: evebuild_linuxkit::tag::TagError,
+    },
 }
 
+/// The package a tree without a kernel table builds its kernel from.
+pub const OWN_KERNEL_PACKAGE: &str = "pkg/kernel";
+
 /// Evaluate `<source_root>/kernel-version.mk` for `knobs`, then EVE's later checks.
+///
+/// A tree without a kernel table (a small EVE-shaped project such as evebuild's bundled
+/// example) that has its own [`OWN_KERNEL_PACKAGE`] uses that package's tag as KERNEL_TAG;
+/// KERNEL_TAG given by the user wins over both.
 pub fn resolve(source_root: &Path, knobs: &Knobs) -> Result<KernelInfo, KernelError> {
     let table = source_root.join(KERNEL_VERSION_MK);
     if !table.is_file() {
-        return match &knobs.kernel_tag {
-            Some(tag) => {
-                knobs.validate()?;
-                Ok(KernelInfo {
-                    tag: tag.clone(),
-                    from_user: true,
-                    version: String::new(),
-                    flavor: String::new(),
-                    config_flavor: String::new(),
-                    commit: String::new(),
-                    branch: String::new(),
-                    docker_tag: String::new(),
-                })
-            }
-            None => Err(KernelError::NoTable(table)),
-        };
+        knobs.validate()?;
+        if let Some(tag) = &knobs.kernel_tag {
+            return Ok(KernelInfo::tag_only(tag.clone(), true, None));
+        }
+        let own = source_root.join(OWN_KERNEL_PACKAGE);
+        if !own.join("build.yml").is_file() {
+            return Err(KernelError::NoTable(table));
+        }
+        let tag =
+            evebuild_linuxkit::tag::show_tag(&own, &Default::default()).map_err(|source| {
+                KernelError::OwnPackage {
+                    dir: own.clone(),
+                    source,
+                }
+            })?;
+        return Ok(KernelInfo::tag_only(tag.reference(), false, Some(own)));
     }
     let mut make = Make::new(source_root);
     for (k, v) in &knobs.vars.environment {
@@ -106,5 +143,6 @@ pub fn resolve(source_root: &Path, knobs: &Knobs) -> Result<KernelInfo, KernelEr
         commit: get("KERNEL_COMMIT")?,
         branch: get("KERNEL_BRANCH")?,
         docker_tag: get("KERNEL_DOCKER_TAG")?,
+        package: None,
     })
 }

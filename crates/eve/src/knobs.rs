@@ -87,12 +87,26 @@ pub const HV_SHORTCUT_TARGETS: &[&str] = &[
     "live-vdi",
     "live-parallels",
     "live-gcp",
+    "live-vmdk",
+    "live-vhd",
     "installer",
     "installer-raw",
     "installer-iso",
     "installer-net",
+    "installer-qcow2",
+    "rootfs.tar",
     "sbom",
 ];
+
+/// Whether `make pkgs` builds the package directory `name` (the Makefile's `PKGS` filter:
+/// `grep -Ev "eve|alpine|sources$"` for HV=k, else also `kube` and `external-boot-image$`).
+pub fn in_pkgs(name: &str, hv: &str) -> bool {
+    let excluded = name.contains("eve")
+        || name.contains("alpine")
+        || name.ends_with("sources")
+        || (hv != "k" && (name.contains("kube") || name.ends_with("external-boot-image")));
+    !excluded
+}
 
 /// `KEY=VALUE` arguments and the environment, as make sees them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

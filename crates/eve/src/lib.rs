@@ -11,3 +11,4 @@ pub mod make;
 pub mod partitions;
 pub mod placeholders;
 pub mod version;
+pub mod yml;

@@ -370,3 +370,115 @@ fn symlinked_modifier_is_followed() {
     assert!(composed.yaml.contains("contents: a\n"), "{}", composed.yaml);
     assert_eq!(to_yaml(&parse_yaml(&composed.yaml).unwrap()), composed.yaml);
 }
+
+/// The whole chain on an EVE-shaped git repository made from the reference templates: the
+/// kernel from the tree's table, composition, and every placeholder resolved from git.
+#[test]
+fn image_yml_of_a_source_tree() {
+    use evebuild_eve::placeholders::Source;
+    use evebuild_eve::yml::image_yml;
+    let reference = reference_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let copy = |rel: &str| {
+        let dst = root.join(rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::write(&dst, read(&reference.join(rel))).unwrap();
+    };
+    for rel in [
+        "images/rootfs.yml.in",
+        "images/installer.yml.in",
+        "images/modifiers/hv/k.yq",
+        "kernel-version.mk",
+        "kernel-commits.mk",
+    ] {
+        copy(rel);
+    }
+    for p in PLACEHOLDERS {
+        if let Source::Package { dir, .. } = p.source {
+            let pkg = root.join("pkg").join(dir);
+            std::fs::create_dir_all(&pkg).unwrap();
+            std::fs::write(
+                pkg.join("build.yml"),
+                format!("org: lfedge\nimage: eve-{dir}\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                pkg.join("build-k.yml"),
+                format!("org: lfedge\nimage: eve-{dir}\ntag: \"{{{{.Hash}}}}-kube\"\n"),
+            )
+            .unwrap();
+        }
+    }
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(root)
+            .output()
+            .expect("git runs (install the `git` package)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    git(&["init", "-q", "-b", "master"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "tree"]);
+    let k = Knobs::resolve(Vars::new(["HV=k"], []).unwrap(), "x86_64").unwrap();
+    let version = evebuild_eve::yml::rootfs_version(root, &k, Some("0"));
+    assert_eq!(
+        version,
+        format!("0.0.0-master-{}", git(&["rev-parse", "--short=8", "HEAD"]))
+    );
+    let out = image_yml(root, &k, ImageKind::Rootfs, &version).unwrap();
+    let doc = parse_yaml(&out.yml).unwrap();
+    let text = |v: &Val| match v {
+        Val::TStr(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    let Val::Obj(m) = &doc else { panic!() };
+    let services = m.get(&Val::from("services".to_string())).unwrap();
+    let Val::Arr(services) = services else {
+        panic!()
+    };
+    let image_of = |name: &str| {
+        services
+            .iter()
+            .find_map(|s| match s {
+                Val::Obj(s)
+                    if s.get(&Val::from("name".to_string())).map(text).as_deref() == Some(name) =>
+                {
+                    s.get(&Val::from("image".to_string())).map(text)
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    let tree = |d: &str| git(&["rev-parse", &format!("HEAD:pkg/{d}")]);
+    assert_eq!(
+        image_of("pillar"),
+        format!("lfedge/eve-pillar:{}-kube", tree("pillar"))
+    );
+    assert_eq!(
+        image_of("kube"),
+        format!("lfedge/eve-kube:{}", tree("kube"))
+    );
+    assert_eq!(
+        image_of("memory-monitor"),
+        format!("lfedge/eve-memory-monitor:{}", tree("memory-monitor"))
+    );
+    assert_eq!(
+        image_of("monitor"),
+        format!("lfedge/eve-monitor:{}", tree("monitor"))
+    );
+    assert!(
+        out.yml.contains(&format!("image: {}\n", out.kernel.tag)),
+        "{}",
+        out.yml
+    );
+    assert!(out.yml.contains("contents: k\n"));
+    assert_eq!(out.modifiers, [root.join("images/modifiers/hv/k.yq")]);
+}

@@ -12,11 +12,20 @@ use std::path::Path;
 
 /// Creates `dest` by calling `fill` with a temporary file next to it; renames it into place
 /// (mode 0644) when `fill` succeeds, removes it when it fails.
-pub fn write_atomically<T>(dest: &Path, fill: impl FnOnce(&mut fs::File) -> Result<T>) -> Result<T> {
-    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub fn write_atomically<T>(
+    dest: &Path,
+    fill: impl FnOnce(&mut fs::File) -> Result<T>,
+) -> Result<T> {
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", dest.file_name().unwrap_or_default().to_string_lossy()))
+        .prefix(&format!(
+            ".{}.",
+            dest.file_name().unwrap_or_default().to_string_lossy()
+        ))
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
@@ -24,7 +33,8 @@ pub fn write_atomically<T>(dest: &Path, fill: impl FnOnce(&mut fs::File) -> Resu
     let f = tmp.as_file_mut();
     f.flush()?;
     f.set_permissions(fs::Permissions::from_mode(0o644))?;
-    f.sync_all().with_context(|| format!("syncing {}", dest.display()))?;
+    f.sync_all()
+        .with_context(|| format!("syncing {}", dest.display()))?;
     tmp.persist(dest)
         .map_err(|e| e.error)
         .with_context(|| format!("renaming the finished {} into place", dest.display()))?;

@@ -9,7 +9,6 @@ use crate::session::Request;
 use anyhow::{Context as _, Result};
 use evebuild_eve::kernel::KernelInfo;
 use evebuild_eve::knobs::{Knobs, Vars};
-use evebuild_eve::version::{DirtyTime, GitFacts};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -59,6 +58,10 @@ pub struct Context {
     pub offline: bool,
     /// Re-fetch manifests.
     pub pull: bool,
+    /// The registry used as a shared package cache (`--registry`).
+    pub remote: Option<crate::registry::Remote>,
+    /// Publish packages to the registry (`--push`).
+    pub push: bool,
 }
 
 /// Knob names whose `-<hv>` shortcut is handled by the target parser.
@@ -79,12 +82,13 @@ impl Context {
     pub fn resolve(req: &Request, project: Project, vars: Vars) -> Result<Context> {
         let machine = uname_m();
         let knobs = Knobs::resolve(vars, &machine)?;
-        let kernel = resolve_kernel(&project, &knobs)?;
-        knobs.validate()?;
+        let kernel = evebuild_eve::kernel::resolve(&project.root, &knobs)?;
         let sde = source_date_epoch(&project, &req.environment);
-        let git = GitFacts::read(&project.root);
-        let dirty = DirtyTime::from_env_or_now(req.environment.get("SOURCE_DATE_EPOCH").map(String::as_str));
-        let rootfs_version = evebuild_eve::version::rootfs_version(&knobs, &git, dirty);
+        let rootfs_version = evebuild_eve::yml::rootfs_version(
+            &project.root,
+            &knobs,
+            req.environment.get("SOURCE_DATE_EPOCH").map(String::as_str),
+        );
         let full_version = evebuild_eve::version::full_version(&rootfs_version, &knobs);
         let dist = match &req.dist {
             Some(d) if d.is_absolute() => d.clone(),
@@ -94,13 +98,21 @@ impl Context {
         let dist_arch = dist.join(&knobs.zarch);
         let build_dir = dist_arch.join(&rootfs_version);
         let installer_dir = build_dir.join("installer");
-        let store_root = req.cache.clone().unwrap_or_else(evebuild_oci::Store::default_root);
+        let store_root = req
+            .cache
+            .clone()
+            .unwrap_or_else(evebuild_oci::Store::default_root);
         let store = evebuild_oci::Store::open(&store_root)
             .with_context(|| format!("opening the image store {}", store_root.display()))?;
+        if req.push && req.registry.is_none() {
+            anyhow::bail!("--push needs --registry <host>[/<prefix>] to know where to push");
+        }
         let era = match knobs.vars.soft("LAYOUT") {
             None | Some("seed") => Era::Seed,
             Some("eve17") => Era::Eve17,
-            Some(other) => anyhow::bail!("LAYOUT={other} is not a disk layout era (use seed or eve17)"),
+            Some(other) => {
+                anyhow::bail!("LAYOUT={other} is not a disk layout era (use seed or eve17)")
+            }
         };
         Ok(Context {
             project,
@@ -113,10 +125,17 @@ impl Context {
             store,
             source_date_epoch: sde,
             era,
-            jobs: req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            jobs: req
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             force: req.force,
             offline: req.offline,
             pull: req.pull,
+            remote: req.registry.clone().map(|base| crate::registry::Remote {
+                base,
+                insecure: req.insecure,
+            }),
+            push: req.push,
             knobs,
         })
     }
@@ -127,33 +146,13 @@ impl Context {
     }
 }
 
-/// The kernel: the tree's kernel table when it has one (EVE), else — for a small tree like
-/// the bundled example — its own `pkg/kernel` package, unless KERNEL_TAG is given.
-fn resolve_kernel(project: &Project, knobs: &Knobs) -> Result<KernelInfo> {
-    let has_table = project.root.join(evebuild_eve::kernel::KERNEL_VERSION_MK).is_file();
-    let own_kernel = project.pkg_dir().join("kernel");
-    if !has_table && knobs.kernel_tag.is_none() && own_kernel.join("build.yml").is_file() {
-        knobs.validate_arch_platform()?;
-        let tag = evebuild_linuxkit::tag::show_tag(&own_kernel, &Default::default())
-            .with_context(|| format!("computing the tag of {}", own_kernel.display()))?;
-        return Ok(KernelInfo {
-            tag: tag.reference(),
-            from_user: false,
-            version: String::new(),
-            flavor: String::new(),
-            config_flavor: String::new(),
-            commit: String::new(),
-            branch: String::new(),
-            docker_tag: String::new(),
-        });
-    }
-    Ok(evebuild_eve::kernel::resolve(&project.root, knobs)?)
-}
-
 /// SOURCE_DATE_EPOCH: the environment's, else the time of the project's last commit, else
 /// [`FALLBACK_EPOCH`].
 fn source_date_epoch(project: &Project, env: &std::collections::BTreeMap<String, String>) -> i64 {
-    if let Some(v) = env.get("SOURCE_DATE_EPOCH").and_then(|v| v.trim().parse().ok()) {
+    if let Some(v) = env
+        .get("SOURCE_DATE_EPOCH")
+        .and_then(|v| v.trim().parse().ok())
+    {
         return v;
     }
     Command::new("git")
@@ -166,6 +165,11 @@ fn source_date_epoch(project: &Project, env: &std::collections::BTreeMap<String,
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(FALLBACK_EPOCH)
+}
+
+/// This machine's architecture, as EVE names it (amd64, arm64, riscv64).
+pub fn host_arch() -> String {
+    evebuild_eve::knobs::host_arch(&uname_m())
 }
 
 fn uname_m() -> String {

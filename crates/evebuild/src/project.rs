@@ -36,7 +36,13 @@ impl Project {
     /// Locates the project: `dir` when given, else the current directory, else the bundled
     /// example of an evebuild checkout at the current directory.
     pub fn discover(dir: Option<&Path>, cwd: &Path) -> Result<Project, ProjectError> {
-        let abs = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+        let abs = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                cwd.join(p)
+            }
+        };
         if let Some(d) = dir {
             let d = abs(d);
             if !d.is_dir() {
@@ -58,7 +64,9 @@ impl Project {
         if !is_eve_tree(dir) {
             return Err(ProjectError::NotEve(dir.to_path_buf()));
         }
-        let root = dir.canonicalize().map_err(|_| ProjectError::Missing(dir.to_path_buf()))?;
+        let root = dir
+            .canonicalize()
+            .map_err(|_| ProjectError::Missing(dir.to_path_buf()))?;
         Ok(Project {
             root,
             is_bundled_example,

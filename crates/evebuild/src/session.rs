@@ -4,10 +4,14 @@
 //! into a [`Context`] — knobs validated, version computed, output directory chosen — before
 //! any work starts, then each goal is built through the artifact steps in [`crate::steps`].
 
+use crate::context::{Context, hv_override};
 use crate::progress::{Outcome, Progress};
 use crate::project::Project;
+use crate::steps::Build;
+use crate::steps::rootfs::RootfsOutputs;
 use crate::target::{Goal, Target};
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
+use evebuild_eve::compose::ImageKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +43,12 @@ pub struct Request {
     pub offline: bool,
     /// `-j`.
     pub jobs: Option<usize>,
+    /// `--registry`: a registry used as a shared package cache.
+    pub registry: Option<String>,
+    /// `--push`: publish packages to the registry.
+    pub push: bool,
+    /// `--insecure`: plain HTTP to every registry.
+    pub insecure: bool,
 }
 
 /// One artifact the session produced or found up to date.
@@ -81,28 +91,109 @@ pub struct ShowTagOptions {
 /// Builds the request's goals.
 pub fn build(req: &Request, progress: &dyn Progress) -> Result<Summary> {
     let project = Project::discover(req.project.as_deref(), &req.cwd)?;
-    if project.is_bundled_example {
-        progress.note(&format!(
-            "building the bundled example {} (use -C <dir> for another tree)",
-            project.root.display()
-        ));
-    }
     if req.goals.is_empty() {
         bail!("no target given: try `evebuild live`, or `evebuild --help` for the list");
     }
     let goals = req
         .goals
         .iter()
-        .map(|w| Goal::parse(w, &|_| false))
+        .map(|w| Goal::parse(w))
         .collect::<Result<Vec<_>, _>>()?;
-    let _ = (goals, Target::Version, Path::new(""));
-    bail!("building is not wired up yet")
+    // A `<target>-<hv>` shortcut sets HV for the whole invocation, as with make.
+    let hv = goals.iter().find_map(|g| g.hv.clone());
+    let cx = Context::resolve(req, project, hv_override(req, hv.as_deref()))?;
+    if cx.project.is_bundled_example {
+        progress.note(&format!(
+            "building the bundled example {} (use -C <dir> for another tree)",
+            cx.project.root.display()
+        ));
+    }
+    let mut b = Build::new(&cx, progress);
+    if req.dry_run {
+        b.summary.printed = plan(&cx, &goals);
+        return Ok(b.summary);
+    }
+    for g in &goals {
+        build_goal(&mut b, &g.target)?;
+    }
+    Ok(b.summary)
+}
+
+fn build_goal(b: &mut Build<'_>, target: &Target) -> Result<()> {
+    let cx = b.cx;
+    match target {
+        Target::Version => b.summary.printed.push(cx.rootfs_version.clone()),
+        Target::KernelTag => b.summary.printed.push(cx.kernel.tag.clone()),
+        Target::Live(format) => {
+            b.live(*format)?;
+            b.current()?;
+        }
+        Target::Rootfs => {
+            b.rootfs(RootfsOutputs {
+                image: true,
+                tar: false,
+            })?;
+            b.current()?;
+        }
+        Target::RootfsTar => {
+            b.rootfs(RootfsOutputs {
+                image: false,
+                tar: true,
+            })?;
+        }
+        Target::Config => {
+            b.config_img()?;
+        }
+        Target::Current => b.current()?,
+        Target::Pkg(name) => {
+            let dir = cx.project.pkg_dir().join(name);
+            if !dir.join("build.yml").is_file() {
+                bail!("{} is not a package: it has no build.yml", dir.display());
+            }
+            let req = evebuild_linuxkit::tag::TagRequest {
+                pkg_dir: dir,
+                options: Default::default(),
+            };
+            let refs = b.ensure_packages(&[("", req)])?;
+            b.summary.printed.extend(refs);
+        }
+        Target::Pkgs => b.all_packages()?,
+        Target::Installer(_) | Target::Sbom => {
+            bail!("target `{target}` is not available in this version of evebuild yet")
+        }
+    }
+    Ok(())
+}
+
+/// What a dry run prints: the settled context and the artifacts each goal makes.
+fn plan(cx: &Context, goals: &[Goal]) -> Vec<String> {
+    let mut out = vec![
+        format!("project         {}", cx.project.root.display()),
+        format!(
+            "knobs           ZARCH={} HV={} PLATFORM={} ROOTFS_FORMAT={}",
+            cx.knobs.zarch, cx.knobs.hv, cx.knobs.platform, cx.knobs.rootfs_format
+        ),
+        format!("ROOTFS_VERSION  {}", cx.rootfs_version),
+        format!("KERNEL_TAG      {}", cx.kernel.tag),
+        format!("output          {}", cx.build_dir.display()),
+    ];
+    for g in goals {
+        out.push(format!("target          {}", g.target));
+    }
+    out
 }
 
 /// The composed and resolved yml of `image` (`rootfs` or `installer`).
 pub fn resolved_yml(req: &Request, image: &str) -> Result<String> {
-    let _project = Project::discover(req.project.as_deref(), &req.cwd)?;
-    bail!("yml {image}: not wired up yet")
+    let project = Project::discover(req.project.as_deref(), &req.cwd)?;
+    let kind = match image {
+        "rootfs" => ImageKind::Rootfs,
+        "installer" => ImageKind::Installer,
+        other => bail!("unknown image `{other}`: use rootfs or installer"),
+    };
+    let cx = Context::resolve(req, project, hv_override(req, None))?;
+    let mut b = Build::new(&cx, &crate::progress::Silent);
+    Ok(b.resolved_yml(kind)?.text)
 }
 
 /// A package's tag, as `linuxkit pkg show-tag` prints it.
@@ -115,5 +206,9 @@ pub fn show_tag(dir: &Path, opts: ShowTagOptions) -> Result<String> {
     }
     .with_env();
     let tag = evebuild_linuxkit::tag::show_tag(dir, &lk)?;
-    Ok(if opts.canonical { tag.canonical() } else { tag.reference() })
+    Ok(if opts.canonical {
+        tag.canonical()
+    } else {
+        tag.reference()
+    })
 }

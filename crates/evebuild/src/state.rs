@@ -107,7 +107,8 @@ impl State {
         let Some(r) = self.records.get(&name(artifact)) else {
             return false;
         };
-        r.key == key && stat(artifact).is_some_and(|(size, mtime)| (size, mtime) == (r.size, r.mtime_ns))
+        r.key == key
+            && stat(artifact).is_some_and(|(size, mtime)| (size, mtime) == (r.size, r.mtime_ns))
     }
 
     /// The SHA-256 recorded for a fresh artifact.
@@ -152,7 +153,10 @@ fn name(p: &Path) -> String {
 
 fn stat(p: &Path) -> Option<(u64, i128)> {
     let md = fs::metadata(p).ok()?;
-    Some((md.size(), i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec())))
+    Some((
+        md.size(),
+        i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+    ))
 }
 
 #[cfg(test)]

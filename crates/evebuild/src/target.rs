@@ -42,7 +42,11 @@ impl DiskFormat {
 
     /// The name used in targets (`live-<name>`).
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(f, _)| *f == self).map(|(_, n)| *n).unwrap_or("raw")
+        Self::ALL
+            .iter()
+            .find(|(f, _)| *f == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("raw")
     }
 
     fn parse(s: &str) -> Option<DiskFormat> {
@@ -122,80 +126,85 @@ pub const TARGET_HELP: &[(&str, &str)] = &[
         "live-<format>",
         "the live image as raw, qcow2, vdi, parallels, gcp, vmdk or vhd",
     ),
-    ("rootfs", "installer/rootfs.img (squashfs, or ext4 with ROOTFS_FORMAT=ext4)"),
-    ("rootfs-<hv>", "the rootfs for that hypervisor (the seed's shortcut)"),
+    (
+        "rootfs",
+        "installer/rootfs.img (squashfs, or ext4 with ROOTFS_FORMAT=ext4)",
+    ),
+    (
+        "rootfs-<hv>",
+        "the rootfs for that hypervisor (the seed's shortcut)",
+    ),
     ("rootfs.tar", "rootfs-<platform>.tar in linuxkit's layout"),
     ("installer", "the installer image, installer.raw"),
     ("installer-<format>", "the installer as raw, iso or qcow2"),
     ("config", "installer/config.img (FAT, from conf/)"),
     ("sbom", "the SPDX SBOM of the rootfs"),
     ("pkgs", "every package under pkg/"),
-    ("pkg/<name>, eve-<name>", "one package, into the image store"),
+    (
+        "pkg/<name>, eve-<name>",
+        "one package, into the image store",
+    ),
     ("version", "print ROOTFS_VERSION"),
     ("kernel-tag", "print KERNEL_TAG"),
     ("current", "point dist/<arch>/current at this version"),
 ];
 
 impl Goal {
-    /// Parses a make-style target word. `known_hv` says whether a suffix names a hypervisor, so
-    /// that `rootfs-<hv>` shortcuts work for every HV the knob table knows.
-    pub fn parse(word: &str, known_hv: &dyn Fn(&str) -> bool) -> Result<Goal, UnknownTarget> {
-        let plain = |target| Ok(Goal { target, hv: None });
+    /// Parses a make-style target word, including the seed's `<target>-<hv>` shortcuts
+    /// (`rootfs-acrn`, `live-raw-xen`) for every HV EVE's knob table knows.
+    pub fn parse(word: &str) -> Result<Goal, UnknownTarget> {
         let w = word.trim_end_matches('/');
-        match w {
-            "live" => return plain(Target::Live(DiskFormat::Qcow2)),
-            "installer" => return plain(Target::Installer(DiskFormat::Raw)),
-            "rootfs" => return plain(Target::Rootfs),
-            "rootfs.tar" => return plain(Target::RootfsTar),
-            "config" => return plain(Target::Config),
-            "sbom" => return plain(Target::Sbom),
-            "pkgs" => return plain(Target::Pkgs),
-            "version" => return plain(Target::Version),
-            "kernel-tag" => return plain(Target::KernelTag),
-            "current" => return plain(Target::Current),
-            _ => {}
+        if let Some(target) = Self::plain(w) {
+            return Ok(Goal { target, hv: None });
         }
-        if let Some(name) = w.strip_prefix("pkg/").or_else(|| w.strip_prefix("eve-")) {
-            if !name.is_empty() && !name.contains('/') {
-                return plain(Target::Pkg(name.to_string()));
-            }
-        }
-        if let Some((base, suffix)) = w.rsplit_once('-') {
-            let base_goal = match base {
-                "live" | "installer" => DiskFormat::parse(suffix).and_then(|f| match base {
-                    "live" if f != DiskFormat::Iso => Some(Target::Live(f)),
-                    "installer" if matches!(f, DiskFormat::Raw | DiskFormat::Iso | DiskFormat::Qcow2) => {
-                        Some(Target::Installer(f))
-                    }
-                    _ => None,
-                }),
-                _ => None,
-            };
-            if let Some(target) = base_goal {
-                return plain(target);
-            }
-            if known_hv(suffix) {
-                if let Ok(inner) = Goal::parse(base, &|_| false) {
-                    if inner.hv.is_none() && !matches!(inner.target, Target::Pkg(_)) {
-                        return Ok(Goal {
-                            target: inner.target,
-                            hv: Some(suffix.to_string()),
-                        });
-                    }
-                }
+        if let Some((base, hv)) = evebuild_eve::knobs::target_shortcut(w) {
+            if let Some(target) = Self::plain(&base) {
+                return Ok(Goal {
+                    target,
+                    hv: Some(hv),
+                });
             }
         }
         Err(UnknownTarget(word.to_string()))
+    }
+
+    fn plain(w: &str) -> Option<Target> {
+        let t = match w {
+            "live" => Target::Live(DiskFormat::Qcow2),
+            "installer" => Target::Installer(DiskFormat::Raw),
+            "rootfs" => Target::Rootfs,
+            "rootfs.tar" => Target::RootfsTar,
+            "config" => Target::Config,
+            "sbom" => Target::Sbom,
+            "pkgs" => Target::Pkgs,
+            "version" => Target::Version,
+            "kernel-tag" => Target::KernelTag,
+            "current" => Target::Current,
+            _ => {
+                if let Some(name) = w.strip_prefix("pkg/").or_else(|| w.strip_prefix("eve-")) {
+                    return (!name.is_empty() && !name.contains('/'))
+                        .then(|| Target::Pkg(name.to_string()));
+                }
+                let (base, suffix) = w.split_once('-')?;
+                let f = DiskFormat::parse(suffix)?;
+                match base {
+                    "live" if f != DiskFormat::Iso => Target::Live(f),
+                    "installer"
+                        if matches!(f, DiskFormat::Raw | DiskFormat::Iso | DiskFormat::Qcow2) =>
+                    {
+                        Target::Installer(f)
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        Some(t)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hv(s: &str) -> bool {
-        ["kvm", "xen", "k", "mini", "acrn", "kubevirt"].contains(&s)
-    }
 
     #[test]
     fn parses_every_target_form() {
@@ -216,18 +225,32 @@ mod tests {
             ("rootfs.tar", Target::RootfsTar, None),
         ];
         for (word, target, want_hv) in cases {
-            let g = Goal::parse(word, &hv).unwrap();
+            let g = Goal::parse(word).unwrap();
             assert_eq!((g.target, g.hv.as_deref()), (target, want_hv), "{word}");
         }
-        for bad in ["lve", "live-iso", "installer-vdi", "rootfs-foo", "pkg/", "pkg/a/b"] {
-            assert!(Goal::parse(bad, &hv).is_err(), "{bad}");
+        for bad in [
+            "lve",
+            "live-iso",
+            "installer-vdi",
+            "rootfs-foo",
+            "pkg/",
+            "pkg/a/b",
+        ] {
+            assert!(Goal::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn display_round_trips() {
-        for word in ["live", "live-vdi", "installer", "installer-iso", "pkg/x", "rootfs.tar"] {
-            assert_eq!(Goal::parse(word, &hv).unwrap().target.to_string(), word);
+        for word in [
+            "live",
+            "live-vdi",
+            "installer",
+            "installer-iso",
+            "pkg/x",
+            "rootfs.tar",
+        ] {
+            assert_eq!(Goal::parse(word).unwrap().target.to_string(), word);
         }
     }
 }

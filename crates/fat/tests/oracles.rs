@@ -531,3 +531,120 @@ fn bad_options_are_refused() {
         assert!(msg.contains(want), "{msg} (wanted {want:?})");
     }
 }
+
+/// UEFI firmware (OVMF under QEMU, no KVM) finds and runs `EFI/BOOT/BOOTX64.EFI` (a GRUB that
+/// prints a marker and halts) from an ESP written here, inside a GPT disk as make-raw lays it
+/// out. Needs qemu-system-x86, ovmf, grub-efi-amd64-bin and gdisk.
+#[test]
+fn uefi_firmware_boots_from_the_esp() {
+    const MARKER: &str = "EVEBUILD-ESP-BOOTED";
+    let dir = tempfile::tempdir().unwrap();
+    let grub = dir.path().join("BOOTX64.EFI");
+    ok(
+        "grub-mkimage",
+        "grub-efi-amd64-bin",
+        &[
+            "-O",
+            "x86_64-efi",
+            "-p",
+            "/EFI/BOOT",
+            "-o",
+            grub.to_str().unwrap(),
+            "fat",
+            "part_gpt",
+            "normal",
+            "echo",
+            "halt",
+        ],
+    );
+    let mut t = MemTree::new();
+    t.add_file("EFI/BOOT/BOOTX64.EFI", fs::read(&grub).unwrap(), 0o644, SDE)
+        .unwrap();
+    t.add_file(
+        "EFI/BOOT/grub.cfg",
+        format!("echo {MARKER}\nhalt\n"),
+        0o644,
+        SDE,
+    )
+    .unwrap();
+    // The ESP as make-raw sizes it: mkfs is given (2 GiB − 1 sector) in whole KiB.
+    let esp = FatOptions::new(2_097_151 * KIB, 0x1234_5678, SDE)
+        .label("EVE")
+        .fat_type(FatType::Fat32);
+    let disk = dir.path().join("disk.raw");
+    let f = fs::File::create(&disk).unwrap();
+    f.set_len(2 * 1024 * MIB + 2 * MIB).unwrap();
+    drop(f);
+    ok(
+        "sgdisk",
+        "gdisk",
+        &[
+            "-n",
+            "1:2048:+2097151K",
+            "-t",
+            "1:ef00",
+            disk.to_str().unwrap(),
+        ],
+    );
+    let f = fs::OpenOptions::new().write(true).open(&disk).unwrap();
+    // Writing through an offset view of the disk file: the writer seeks relative to it.
+    let mut part = Offset { f, base: MIB };
+    write_tree(&t, &esp, &mut part).unwrap();
+    let out = run(
+        "timeout",
+        "coreutils",
+        &[
+            "120",
+            "qemu-system-x86_64",
+            "-machine",
+            "q35",
+            "-m",
+            "512",
+            "-nographic",
+            "-no-reboot",
+            "-bios",
+            "/usr/share/ovmf/OVMF.fd",
+            "-serial",
+            "mon:stdio",
+            "-drive",
+            &format!("file={},format=raw,if=virtio", disk.display()),
+        ],
+    );
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        console.contains(MARKER),
+        "no {MARKER} on the console (install qemu-system-x86 and ovmf):\n{}",
+        console
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>()
+    );
+}
+
+/// A file seen from `base` on, so that offset 0 is the partition's first byte.
+struct Offset {
+    f: fs::File,
+    base: u64,
+}
+
+impl std::io::Write for Offset {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.f.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.f.flush()
+    }
+}
+
+impl std::io::Seek for Offset {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        let std::io::SeekFrom::Start(n) = pos else {
+            unimplemented!("the FAT writer seeks from the start only")
+        };
+        Ok(self.f.seek(std::io::SeekFrom::Start(self.base + n))? - self.base)
+    }
+}

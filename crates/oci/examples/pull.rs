@@ -7,22 +7,14 @@
 
 use std::time::Instant;
 
+#[path = "../tests/common/noise.rs"]
+mod noise;
+use noise::noise;
+
 use evebuild_oci::spec::{ConfigBuilder, ImageConfigurationBuilder, RootFsBuilder};
 use evebuild_oci::{
     ClientOptions, Compression, Platform, PullOptions, Reference, RegistryClient, Store, pull,
 };
-
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 fn make(
     dir: &str,

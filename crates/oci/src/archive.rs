@@ -207,15 +207,7 @@ fn import_oci(
     let index: ImageIndex = serde_json::from_slice(&members.small[INDEX_FILE])
         .map_err(|e| Error::archive(format!("{what}: index.json"), e))?;
     let entries = index.manifests();
-    if name.is_some() && entries.len() != 1 {
-        return Err(Error::archive(
-            what,
-            format!(
-                "holds {} images; a name can only be given to one",
-                entries.len()
-            ),
-        ));
-    }
+    check_one_if_named(name, entries.len(), what)?;
     let mut tagged = Vec::new();
     for e in entries {
         check_descriptor(e, what)?;
@@ -246,6 +238,17 @@ fn import_oci(
         tagged.push(r);
     }
     Ok(tagged)
+}
+
+/// A name given by the caller can only name an archive's single image.
+fn check_one_if_named(name: Option<&Reference>, images: usize, what: &str) -> Result<()> {
+    if name.is_some() && images != 1 {
+        return Err(Error::archive(
+            what,
+            format!("holds {images} images; a name can only be given to one"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that every blob `desc` reaches is stored (an archive may hold only some platforms of
@@ -292,15 +295,7 @@ fn import_docker(
     let manifest: Vec<DockerManifestEntry> =
         serde_json::from_slice(&members.small["manifest.json"])
             .map_err(|e| Error::archive(format!("{what}: manifest.json"), e))?;
-    if name.is_some() && manifest.len() != 1 {
-        return Err(Error::archive(
-            what,
-            format!(
-                "holds {} images; a name can only be given to one",
-                manifest.len()
-            ),
-        ));
-    }
+    check_one_if_named(name, manifest.len(), what)?;
     let mut tagged = Vec::new();
     for item in &manifest {
         let (config_digest, config_size) = members.blob(store, &item.config)?;

@@ -147,6 +147,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the registry or the store does not have what was asked for (HTTP 404, or no
+    /// store entry), as opposed to a failure.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Error::NotFound { .. } => true,
+            Error::Registry { status, .. } => status.starts_with("404"),
+            _ => false,
+        }
+    }
+
     /// An I/O error on `path` while doing `op`.
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

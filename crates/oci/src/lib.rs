@@ -1,15 +1,31 @@
 //! # evebuild-oci: image references and an OCI image store that linuxkit can share
 //!
 //! - [`Reference`]: image names expanded the way linuxkit does (`alpine` →
-//!   `docker.io/library/alpine`, no `:latest` added).
-//! - [`Digest`]: validated `sha256:<hex>` digests, safe to join into paths.
-//! - [`Store`]: an OCI image layout (`~/.linuxkit/cache` by default) with linuxkit's `index.json`
-//!   naming (`org.opencontainers.image.ref.name` = full reference) and its `.lock`; blobs are
-//!   verified before they become visible, and every update is crash-safe.
-//! - [`Image`]: one platform's manifest and config, with decompressed layer streams.
+//!   `docker.io/library/alpine`, no `:latest` added); [`Digest`]: validated `sha256:<hex>`
+//!   digests, safe to join into paths; [`Platform`]: `os/arch[/variant]`.
+//! - [`Store`]: an OCI image layout (`~/.linuxkit/cache`, or `$LINUXKIT_CACHE`, or a `--cache`
+//!   option through [`Store::choose_root`]) with linuxkit's `index.json` naming
+//!   (`org.opencontainers.image.ref.name` = the full reference; `…:<tag>-<arch>` for one
+//!   architecture's image, the bare tag for the index) and its `.lock`. Blobs are verified
+//!   before they become visible and every update is crash-safe. [`Store::resolve`] gives an
+//!   [`Image`]: one platform's manifest and config, with decompressed layer streams.
+//! - Writing images: [`Store::write_layer`], [`Store::write_image`], [`Store::write_index`],
+//!   [`Store::tag`]; hold a [`Store::lease`] from the first blob to the last tag, so a concurrent
+//!   [`Store::gc`] cannot collect blobs that are not named yet.
+//! - Registries: [`RegistryClient`] (HTTPS with rustls+ring, plain HTTP for localhost or
+//!   `insecure`; credentials from `~/.docker/config.json` through [`Keychain`]); [`pull`] fetches
+//!   one platform (with `force` for `--pull`, `offline` for `--offline`), [`push`] sends an image
+//!   or a multi-arch index.
+//! - Archives: [`import_archive`] (`docker save` tarballs and OCI archives, gzip or not),
+//!   [`export_oci_archive`], [`export_docker_archive`], [`export_filesystem`] (a flattened,
+//!   whiteout-honouring tar) and [`flatten`] (the same into any [`evebuild_tree::Sink`]).
+//! - Maintenance: [`Store::list`], [`Store::remove`], [`Store::gc`], [`Store::verify`].
 //!
-//! What it leaves out: flattening layers into a root filesystem with linuxkit's exact rules
-//! (crates/linuxkit does that); Docker schema 1 manifests; digests other than sha256.
+//! The API is synchronous; parallel downloads and uploads use scoped threads, and the HTTP
+//! client's runtime stays inside reqwest.
+//!
+//! What it leaves out: flattening layers with linuxkit's exact rootfs rules (crates/linuxkit does
+//! that); Docker schema 1 manifests; digests other than sha256; registry mirrors.
 
 mod archive;
 mod client;
@@ -23,6 +39,7 @@ mod image;
 mod layer;
 mod lock;
 mod maintain;
+mod parallel;
 mod platform;
 mod pull;
 mod push;

@@ -16,7 +16,6 @@
 //! `offline` never touches the network and names what is missing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use oci_spec::image::{Descriptor, ImageConfiguration, MediaType};
 
@@ -265,32 +264,9 @@ fn fetch_blobs(
             todo.push((d, desc.size()));
         }
     }
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let errors = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1).min(todo.len()) {
-            s.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((d, size)) = todo.get(i) else { break };
-                    if let Err(e) = fetch_one(store, client, name, d, *size, opts) {
-                        failed.store(true, Ordering::Relaxed);
-                        errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
-                    }
-                }
-            });
-        }
-    });
-    match errors
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .next()
-    {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    crate::parallel::for_each(&todo, opts.jobs, |(d, size)| {
+        fetch_one(store, client, name, d, *size, opts)
+    })
 }
 
 fn fetch_one(

@@ -7,8 +7,6 @@
 //! same digests. An index whose platform manifests are not all in the store (pulls fetch one
 //! platform only) can still be pushed when the registry already has the missing ones.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use oci_spec::image::Descriptor;
 
 use crate::client::RegistryClient;
@@ -120,32 +118,9 @@ fn upload_blobs(
     blobs: &[&Descriptor],
     opts: &PushOptions,
 ) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let errors = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1).min(blobs.len()) {
-            s.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(desc) = blobs.get(i) else { break };
-                    if let Err(e) = upload_one(store, client, remote, desc, opts) {
-                        failed.store(true, Ordering::Relaxed);
-                        errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
-                    }
-                }
-            });
-        }
-    });
-    match errors
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .next()
-    {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    crate::parallel::for_each(blobs, opts.jobs, |desc| {
+        upload_one(store, client, remote, desc, opts)
+    })
 }
 
 fn upload_one(

@@ -85,6 +85,12 @@ impl Store {
         home.join(".linuxkit").join("cache")
     }
 
+    /// The store directory to use: `cache` (a `--cache` option) if given, else
+    /// [`Store::default_root`].
+    pub fn choose_root(cache: Option<&Path>) -> PathBuf {
+        cache.map_or_else(Self::default_root, Path::to_path_buf)
+    }
+
     /// The layout's directory.
     pub fn root(&self) -> &Path {
         &self.root

@@ -77,20 +77,9 @@ fn docker_and_oci_archives_round_trip_through_skopeo() {
         imported.manifest.config().digest(),
         amd64.manifest.config().digest()
     );
-    let umoci = tool("umoci", "umoci");
-    run(Command::new(&umoci)
-        .args([
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!(
-                "{}:docker.io/lfedge/archive:saved",
-                dst_dir.path().display()
-            ),
-        ])
-        .arg(work.path().join("b1")));
+    let (_bundle, rootfs) = umoci_unpack(dst_dir.path(), "docker.io/lfedge/archive:saved");
     assert_eq!(
-        std::fs::read_to_string(work.path().join("b1/rootfs/etc/arch")).unwrap(),
+        std::fs::read_to_string(rootfs.join("etc/arch")).unwrap(),
         "amd64"
     );
 
@@ -179,7 +168,6 @@ fn docker_and_oci_archives_round_trip_through_skopeo() {
 
 #[test]
 fn filesystem_export_applies_whiteouts_like_umoci() {
-    let umoci = tool("umoci", "umoci");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let p = Platform::linux("amd64");
@@ -209,16 +197,8 @@ fn filesystem_export_applies_whiteouts_like_umoci() {
     let mut out = Vec::new();
     evebuild_oci::export_filesystem(&store, &image, &mut out).unwrap();
     let ours = tar_paths(&out);
-    let bundle = tempfile::tempdir().unwrap();
-    run(Command::new(umoci)
-        .args([
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!("{}:{name}", dir.path().display()),
-        ])
-        .arg(bundle.path().join("b")));
-    let theirs = walk(&bundle.path().join("b/rootfs"));
+    let (_bundle, rootfs) = umoci_unpack(dir.path(), &name.to_string());
+    let theirs = walk(&rootfs);
     // Our export lists only entries present in the layers; umoci also creates parents.
     for p in &ours {
         assert!(

@@ -81,7 +81,7 @@ fn concurrent_pulls_threads_and_processes_leave_a_consistent_store() {
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    // Two processes and two threads at once, plus local writers tagging into the same index.
+    // Two processes and two threads at once, plus 24 local writers tagging into the same index (28 writers of index.json at once).
     let mut children: Vec<_> = names[..2]
         .iter()
         .map(|n| spawn_child(&store, n, "amd64", 0))
@@ -99,7 +99,7 @@ fn concurrent_pulls_threads_and_processes_leave_a_consistent_store() {
                 .unwrap()
             });
         }
-        for i in 0..8 {
+        for i in 0..24 {
             let store = &store;
             s.spawn(move || {
                 let r = Reference::parse(&format!("local/w{i}:1")).unwrap();
@@ -117,14 +117,14 @@ fn concurrent_pulls_threads_and_processes_leave_a_consistent_store() {
         let img = store.resolve(n, &Platform::linux(arch)).unwrap();
         assert_eq!(img.platform(), Platform::linux(arch));
     }
-    for i in 0..8 {
+    for i in 0..24 {
         let r = Reference::parse(&format!("local/w{i}:1")).unwrap();
         assert!(
             store.lookup(&r).unwrap().is_some(),
             "{r} lost from index.json"
         );
     }
-    assert_eq!(store.list().unwrap().len(), 4 + 8 * 2);
+    assert_eq!(store.list().unwrap().len(), 4 + 24 * 2);
     assert_verifies(&store);
 }
 

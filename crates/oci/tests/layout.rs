@@ -11,7 +11,6 @@ use evebuild_oci::{Error, Platform, Reference, Store};
 #[test]
 fn skopeo_and_umoci_read_a_multiarch_store() {
     let skopeo = tool("skopeo", "skopeo");
-    let umoci = tool("umoci", "umoci");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let name = Reference::parse("lfedge/eve-test:abc").unwrap();
@@ -49,25 +48,13 @@ fn skopeo_and_umoci_read_a_multiarch_store() {
     );
 
     // umoci unpacks the per-arch image (umoci wants a manifest, not an index).
-    let bundle = tempfile::tempdir().unwrap();
-    let b = bundle.path().join("b");
-    run(Command::new(&umoci)
-        .args([
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!(
-                "{}:docker.io/lfedge/eve-test:abc-amd64",
-                dir.path().display()
-            ),
-        ])
-        .arg(&b));
+    let (_bundle, rootfs) = umoci_unpack(dir.path(), "docker.io/lfedge/eve-test:abc-amd64");
     assert_eq!(
-        std::fs::read_to_string(b.join("rootfs/etc/arch")).unwrap(),
+        std::fs::read_to_string(rootfs.join("etc/arch")).unwrap(),
         "amd64"
     );
     assert_eq!(
-        std::fs::read_to_string(b.join("rootfs/etc/name")).unwrap(),
+        std::fs::read_to_string(rootfs.join("etc/name")).unwrap(),
         "docker.io/lfedge/eve-test:abc"
     );
 

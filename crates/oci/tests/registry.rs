@@ -64,20 +64,11 @@ fn pull_one_platform_of_a_skopeo_pushed_index() {
     ]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Architecture"], "amd64");
-    let umoci = tool("umoci", "umoci");
     let single = name.with_tag("1-amd64").unwrap();
     store.tag(&single, img.manifest_descriptor.clone()).unwrap();
-    let bundle = tempfile::tempdir().unwrap();
-    run(Command::new(umoci)
-        .args([
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!("{}:{single}", dir.path().display()),
-        ])
-        .arg(bundle.path().join("b")));
+    let (_bundle, rootfs) = umoci_unpack(dir.path(), &single.to_string());
     assert_eq!(
-        std::fs::read_to_string(bundle.path().join("b/rootfs/etc/arch")).unwrap(),
+        std::fs::read_to_string(rootfs.join("etc/arch")).unwrap(),
         "amd64"
     );
 

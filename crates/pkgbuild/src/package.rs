@@ -238,9 +238,9 @@ pub fn write_built(
 /// The per-arch manifest digest when the store has `name` with its config and layers, made
 /// from inputs `key` (or with no recorded inputs).
 fn present(store: &Store, name: &Reference, key: &str) -> Result<Option<Digest>, Error> {
-    let Some(desc) = store.lookup(name).map_err(oci_err)? else {
+    if store.lookup(name).map_err(oci_err)?.is_none() {
         return Ok(None);
-    };
+    }
     let arch = name
         .tag()
         .and_then(|t| t.rsplit('-').next())
@@ -263,7 +263,6 @@ fn present(store: &Store, name: &Reference, key: &str) -> Result<Option<Digest>,
     if recorded.is_some_and(|r| r != key) {
         return Ok(None);
     }
-    let _ = desc;
     Ok(Some(img.manifest_digest()))
 }
 

@@ -19,10 +19,13 @@
 
 pub mod tar;
 
+mod tee;
+
 mod path;
 mod walk;
 
 pub use path::{EntryPath, PathError};
+pub use tee::Tee;
 pub use walk::{WalkOptions, walk_dir};
 
 use std::collections::BTreeMap;

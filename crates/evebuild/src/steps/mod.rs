@@ -94,11 +94,32 @@ impl<'a> Build<'a> {
     }
 }
 
+impl Build<'_> {
+    /// Points `dist/<arch>/current` at this version's directory (EVE's `current` target): a
+    /// symbolic link with an absolute target, replaced atomically.
+    pub fn current(&mut self) -> Result<()> {
+        let link = self.cx.dist_arch.join("current");
+        let tmp = self
+            .cx
+            .dist_arch
+            .join(format!(".current.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&self.cx.build_dir, &tmp)?;
+        std::fs::rename(&tmp, &link)?;
+        Ok(())
+    }
+}
+
 /// Size of a file, or the total of the files in a directory (live.parallels/).
 fn artifact_size(p: &Path) -> u64 {
     match std::fs::metadata(p) {
         Ok(m) if m.is_dir() => std::fs::read_dir(p)
-            .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
             .unwrap_or(0),
         Ok(m) => m.len(),
         Err(_) => 0,

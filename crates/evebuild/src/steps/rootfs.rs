@@ -9,15 +9,16 @@ use super::Build;
 use crate::artifact::{write_atomically, write_if_changed};
 use crate::session::ArtifactReport;
 use crate::state::KeyBuilder;
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use evebuild_eve::compose::ImageKind;
+use evebuild_ext4::{Ext4Options, Ext4Writer};
 use evebuild_linuxkit::assemble::{AssembleContext, assemble};
 use evebuild_linuxkit::source::StoreImages;
 use evebuild_linuxkit::yml::{self, Config};
 use evebuild_squashfs::{Options as SquashOptions, RootDir, SquashfsWriter};
 use evebuild_tree::tar::TarSink;
 use evebuild_tree::{Sink, Tee};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What the rootfs step is asked to write.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,7 +36,10 @@ impl Build<'_> {
         let yml = self.resolved_yml(ImageKind::Rootfs)?;
         self.ensure_packages(&yml.packages)?;
         let config = Config::parse(&yml.text, &yml.path.display().to_string())?;
-        write_if_changed(&cx.installer_dir.join("eve_version"), cx.full_version.as_bytes())?;
+        write_if_changed(
+            &cx.installer_dir.join("eve_version"),
+            cx.full_version.as_bytes(),
+        )?;
         write_if_changed(
             &cx.installer_dir.join("eve_platform"),
             cx.knobs.eve_platform_file().as_bytes(),
@@ -50,14 +54,16 @@ impl Build<'_> {
             key.add("image", &reference)
                 .add("manifest", image.manifest_descriptor.digest().to_string());
         }
-        for f in &config.files {
+        for f in config.files.iter().flatten() {
             if !f.source.is_empty() {
                 let p = yml::source_path(&f.source, &cx.installer_dir, home().as_deref());
                 key.add_file("source", &p)?;
             }
         }
         let image_path = cx.installer_dir.join("rootfs.img");
-        let tar_path = cx.build_dir.join(format!("rootfs-{}.tar", cx.knobs.platform));
+        let tar_path = cx
+            .build_dir
+            .join(format!("rootfs-{}.tar", cx.knobs.platform));
         let mut outputs = Vec::new();
         if want.image {
             outputs.push(("rootfs.img", image_path.clone()));
@@ -72,7 +78,8 @@ impl Build<'_> {
         if stale {
             self.progress.start("rootfs", None);
             self.write_rootfs(&config, want, &image_path, &tar_path)?;
-            self.progress.finish("rootfs", crate::progress::Outcome::Built);
+            self.progress
+                .finish("rootfs", crate::progress::Outcome::Built);
         }
         for (name, path) in outputs {
             reports.push(self.step(name, &path, &key, true, |_| Ok(()))?);
@@ -87,16 +94,10 @@ impl Build<'_> {
         &self,
         config: &Config,
         want: RootfsOutputs,
-        image_path: &PathBuf,
-        tar_path: &PathBuf,
+        image_path: &Path,
+        tar_path: &Path,
     ) -> Result<()> {
         let cx = self.cx;
-        if cx.knobs.rootfs_format != "squash" && want.image {
-            bail!(
-                "ROOTFS_FORMAT={} is not supported yet by this build; use ROOTFS_FORMAT=squash",
-                cx.knobs.rootfs_format
-            );
-        }
         let images = StoreImages {
             store: &cx.store,
             platform: cx.platform(),
@@ -106,46 +107,43 @@ impl Build<'_> {
             base_dir: cx.installer_dir.clone(),
             home_dir: home(),
         };
-        let sde = cx.source_date_epoch;
-        let squash_opts = SquashOptions {
-            mkfs_time: sde as u32,
-            root: RootDir {
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                mtime: sde,
-            },
-            implied_dir_mtime: sde,
-            threads: cx.jobs,
-            ..Default::default()
-        };
-        let write_tar = |f: &mut std::fs::File, sink_img: Option<&mut dyn Sink>| -> Result<()> {
-            let mut tar = TarSink::new(std::io::BufWriter::with_capacity(1 << 20, f));
-            match sink_img {
-                Some(img) => {
-                    let mut tee = Tee::new(&mut tar, img);
-                    assemble(config, &actx, &mut tee)?;
+        // The tar (when asked for) and the image are fed by one assembly.
+        let assemble_into = |image: Option<&mut dyn Sink>| -> Result<()> {
+            match (want.tar, image) {
+                (true, image) => write_atomically(tar_path, |f| {
+                    let mut tar = TarSink::new(std::io::BufWriter::with_capacity(1 << 20, f));
+                    match image {
+                        Some(img) => assemble(config, &actx, &mut Tee::new(&mut tar, img))?,
+                        None => assemble(config, &actx, &mut tar)?,
+                    };
+                    tar.finish()?;
+                    Ok(())
+                }),
+                (false, Some(img)) => {
+                    assemble(config, &actx, img)?;
+                    Ok(())
                 }
-                None => {
-                    assemble(config, &actx, &mut tar)?;
-                }
+                (false, None) => Ok(()),
             }
-            tar.finish()?;
-            Ok(())
         };
-        match (want.image, want.tar) {
-            (true, tar) => write_atomically(image_path, |img_file| {
-                let mut sq = SquashfsWriter::new(img_file, squash_opts.clone())?;
-                if tar {
-                    write_atomically(tar_path, |f| write_tar(f, Some(&mut sq)))?;
-                } else {
-                    assemble(config, &actx, &mut sq)?;
-                }
+        if !want.image {
+            return assemble_into(None);
+        }
+        let sde = cx.source_date_epoch;
+        match cx.knobs.rootfs_format.as_str() {
+            "squash" => write_atomically(image_path, |f| {
+                let mut sq = SquashfsWriter::new(f, squash_options(sde, cx.jobs))?;
+                assemble_into(Some(&mut sq))?;
                 sq.finish()?;
                 Ok(())
             }),
-            (false, true) => write_atomically(tar_path, |f| write_tar(f, None)),
-            (false, false) => Ok(()),
+            "ext4" => {
+                let mut ext4 = Ext4Writer::new(image_path, Ext4Options::eve(sde))?;
+                assemble_into(Some(&mut ext4))?;
+                ext4.finish()?;
+                Ok(())
+            }
+            other => bail!("ROOTFS_FORMAT={other} is not a rootfs format (use squash or ext4)"),
         }
     }
 
@@ -166,6 +164,23 @@ impl Build<'_> {
     }
 }
 
+/// EVE's mksquashfs settings (xz with the x86 and ARM filters, 128 KiB blocks) with every
+/// time fixed to SOURCE_DATE_EPOCH.
+fn squash_options(sde: i64, threads: usize) -> SquashOptions {
+    SquashOptions {
+        mkfs_time: sde as u32,
+        root: RootDir {
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: sde,
+        },
+        implied_dir_mtime: sde,
+        threads,
+        ..Default::default()
+    }
+}
+
 /// Every image reference a yml names (kernel, init, volumes, containers), expanded, once.
 pub fn image_refs(config: &Config) -> Vec<String> {
     let mut refs = Vec::new();
@@ -176,10 +191,10 @@ pub fn image_refs(config: &Config) -> Vec<String> {
         }
     };
     push(&config.kernel.image);
-    for i in &config.init {
+    for i in config.init.iter().flatten() {
         push(i);
     }
-    for v in &config.volumes {
+    for v in config.volumes.iter().flatten() {
         push(&v.image);
     }
     for (_, _, c) in config.containers() {

@@ -6,7 +6,7 @@
 
 use super::Build;
 use crate::artifact::write_if_changed;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use evebuild_eve::compose::ImageKind;
 use evebuild_eve::placeholders::{self, Source, TagContext};
 use evebuild_linuxkit::tag::TagRequest;
@@ -32,21 +32,24 @@ impl Build<'_> {
         }
         let cx = self.cx;
         let k = &cx.knobs;
-        let images = cx.project.images_dir();
-        let version_arg = evebuild_eve::version::compose_version_arg(&cx.rootfs_version, k);
-        let composed = evebuild_eve::compose::compose(&images, kind, &k.hv, &k.platform, &version_arg)?;
+        let image = evebuild_eve::yml::image_yml(&cx.project.root, k, kind, &cx.rootfs_version)?;
         let out_in = cx.project.root.join(kind.out_path(&k.hv, &k.platform));
-        write_if_changed(&out_in, composed.yaml.as_bytes())?;
+        write_if_changed(&out_in, image.yml_in.as_bytes())?;
+        let path = out_in.with_extension("");
+        write_if_changed(&path, image.yml.as_bytes())?;
         let ctx = TagContext {
             eve_root: cx.project.root.clone(),
             platform: k.platform.clone(),
-            kernel_tag: cx.kernel.tag.clone(),
+            kernel_tag: image.kernel.tag.clone(),
             eve_hash: k.eve_hash.clone(),
             org: None,
         };
-        let text = placeholders::resolve(&composed.yaml, &ctx)
-            .with_context(|| format!("resolving the placeholders of {}", out_in.display()))?;
-        let packages = placeholders::used(&composed.yaml)
+        let own_kernel = image
+            .kernel
+            .package
+            .clone()
+            .filter(|_| image.yml_in.contains("KERNEL_TAG"));
+        let packages = placeholders::used(&image.yml_in)
             .into_iter()
             .filter_map(|p| match p.source {
                 Source::Package { dir, variant } => {
@@ -55,27 +58,17 @@ impl Build<'_> {
                 }
                 _ => None,
             })
-            .chain(self.own_kernel_package(&composed.yaml))
+            .chain(own_kernel.map(|pkg_dir| {
+                let options = Default::default();
+                ("KERNEL_TAG", TagRequest { pkg_dir, options })
+            }))
             .collect();
-        let path = out_in.with_extension("");
-        write_if_changed(&path, text.as_bytes())?;
         let y = ResolvedYml {
             path,
-            text,
+            text: image.yml,
             packages,
         };
         self.ymls.insert(kind.name(), y.clone());
         Ok(y)
-    }
-
-    /// The tree's own kernel package, when KERNEL_TAG comes from it (see
-    /// [`crate::context::Context`]) and the yml uses it.
-    fn own_kernel_package(&self, yaml: &str) -> Option<(&'static str, TagRequest)> {
-        let pkg_dir = self.cx.project.pkg_dir().join("kernel");
-        let from_pkg = !self.cx.kernel.from_user && self.cx.kernel.commit.is_empty();
-        (from_pkg && yaml.contains("KERNEL_TAG") && pkg_dir.join("build.yml").is_file()).then(|| {
-            let options = Default::default();
-            ("KERNEL_TAG", TagRequest { pkg_dir, options })
-        })
     }
 }

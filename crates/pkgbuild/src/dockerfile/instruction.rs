@@ -229,7 +229,6 @@ pub fn interpret(raw: &RawInstruction, escape: char) -> Result<Command, String> 
                 None => split_blank(rest),
             };
             let heredoc_names: Vec<String> = raw.heredocs.iter().map(|h| h.name.clone()).collect();
-            let n_sources = words.len().saturating_sub(1);
             if words.len() < 2 && raw.heredocs.is_empty() || words.is_empty() {
                 return Err(format!(
                     "{} requires at least two arguments, but only {} provided",
@@ -248,7 +247,6 @@ pub fn interpret(raw: &RawInstruction, escape: char) -> Result<Command, String> 
                         .is_none_or(|h| !heredoc_names.contains(&h.name))
                 })
                 .collect();
-            let _ = n_sources;
             Command::Copy(CopyArgs {
                 sources,
                 dest,
@@ -464,9 +462,12 @@ fn flag_name(f: &str) -> &str {
     f.split('=').next().unwrap_or(f)
 }
 
+/// BuildKit's blank characters (`[\t\v\f\r ]`).
+const BLANKS: [char; 5] = [' ', '\t', '\u{b}', '\u{c}', '\r'];
+
 /// Splits on runs of blanks (BuildKit's `[\t\v\f\r ]+`), no quote handling.
 fn split_blank(s: &str) -> Vec<String> {
-    s.split(|c| matches!(c, ' ' | '\t' | '\u{b}' | '\u{c}' | '\r'))
+    s.split(BLANKS)
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
@@ -540,7 +541,7 @@ fn parse_name_val(rest: &str, kw: &str, escape: char) -> Result<Vec<(String, Str
         return Err(format!("{kw} requires at least one argument"));
     };
     if !first.contains('=') {
-        let mut parts = rest.splitn(2, |c| matches!(c, ' ' | '\t' | '\u{b}' | '\u{c}' | '\r'));
+        let mut parts = rest.splitn(2, BLANKS);
         let k = parts.next().unwrap_or("");
         let v = parts
             .next()

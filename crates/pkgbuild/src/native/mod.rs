@@ -22,7 +22,7 @@ mod users;
 use crate::Error;
 use crate::dockerfile::lex::{Env, Lexer};
 use crate::dockerfile::{CmdLine, Command, CopyArgs, Dockerfile, Health, Instruction};
-use crate::image_config::{Empty, Healthcheck, History, ImageConfig, RunConfig, rfc3339};
+use crate::image_config::{Empty, Healthcheck, History, ImageConfig, rfc3339};
 use evebuild_tree::{Entry, EntryPath, Kind, MemTree};
 use fs::{Data, Fs, Node};
 use layer::{BlobSource, NewLayer};
@@ -798,7 +798,7 @@ impl<'a> Builder<'a> {
         for h in &c.heredocs {
             let content = if h.expand {
                 self.lex
-                    .process_word(&h.content, &st_env_clone(&st.env))
+                    .process_word(&h.content, &st.env)
                     .map_err(|e| self.err(line, e.to_string()))?
             } else {
                 h.content.clone()
@@ -834,10 +834,6 @@ impl<'a> Builder<'a> {
         }
         self.commit_layer(st, out, line)
     }
-}
-
-fn st_env_clone(env: &[(String, String)]) -> Vec<(String, String)> {
-    env.to_vec()
 }
 
 /// Adds to `out` the directories of `path` (itself too when `inclusive`) that exist neither in
@@ -1039,12 +1035,5 @@ pub(crate) fn component_match(p: &[u8], s: &[u8]) -> bool {
         }
         Some(b'\\') if p.len() > 1 => s.first() == Some(&p[1]) && component_match(&p[2..], &s[1..]),
         Some(c) => s.first() == Some(c) && component_match(&p[1..], &s[1..]),
-    }
-}
-
-impl RunConfig {
-    /// True when nothing is set.
-    pub fn is_empty(&self) -> bool {
-        *self == RunConfig::default()
     }
 }
