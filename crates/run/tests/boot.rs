@@ -34,6 +34,8 @@ struct Images {
     installer_raw: PathBuf,
     installer_iso: PathBuf,
     iso_stub_disk: PathBuf,
+    esp_only: PathBuf,
+    imga_only: PathBuf,
 }
 
 fn images() -> &'static Images {
@@ -98,6 +100,12 @@ fn images() -> &'static Images {
         installer_iso_image(&dir, &tree, &squash, &installer_iso);
         let iso_stub = dir.join("iso-stub.raw");
         iso_stub_disk(&installer_iso, &iso_stub);
+        // The ESP and the rootfs on two different disks.
+        let esp_only = dir.join("esp-only.raw");
+        let esp = esp(&dir);
+        gpt_disk(&esp_only, &[Part::esp(&esp)]);
+        let imga_only = dir.join("imga-only.raw");
+        gpt_disk(&imga_only, &[Part::rootfs(2, "IMGA", IMGA_GUID, &squash)]);
         Images {
             dir,
             live_qcow2,
@@ -107,6 +115,8 @@ fn images() -> &'static Images {
             installer_raw,
             installer_iso,
             iso_stub_disk: iso_stub,
+            esp_only,
+            imga_only,
         }
     })
 }
@@ -259,6 +269,26 @@ fn the_iso_stub_finds_the_installer_volume_by_label() {
     let log = log_of(&report);
     assert!(report.verdict.is_match(), "{}\n{log}", report.verdict);
     assert!(log.contains("EVE: installer ISO on (hd0,gpt2)"), "{log}");
+}
+
+#[test]
+fn the_stub_looks_on_other_disks_when_its_own_has_no_rootfs() {
+    // Only up to the stub's choice: the chain after it is the live boot above.
+    let im = images();
+    let report = boot(
+        &im.esp_only,
+        "^EVE: booting rootfs partition hd[1-9],gpt2 ",
+        &RunOptions {
+            extra_disks: vec![im.imga_only.clone()],
+            ..tcg()
+        },
+    );
+    assert!(
+        report.verdict.is_match(),
+        "{}\n{}",
+        report.verdict,
+        log_of(&report)
+    );
 }
 
 #[test]
