@@ -209,6 +209,7 @@ fn check_iso(build: &Path, tmp: &Path) {
         "/EFI/BOOT/grub.cfg",
         "/EFI/BOOT/grub_include.cfg",
         "/boot/kernel",
+        "/boot/cmdline.env", // what a stock GRUB reads the cmdline from
         "/boot/.boot_repository",
         "/boot/.uuid",
         "/etc/eve-release",

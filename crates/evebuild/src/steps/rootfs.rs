@@ -120,8 +120,8 @@ impl Build<'_> {
     }
 
     /// Assembles `config` into the image `image_path` (ROOTFS_FORMAT) and/or the tar
-    /// `tar_path`, as `want` says, in one pass; `also` gets the same stream (only what it
-    /// [wants](Sink::wants)).
+    /// `tar_path`, as `want` says, in one pass; `also` gets what the image gets (only what it
+    /// [wants](Sink::wants); nothing when no image is written).
     pub(crate) fn write_rootfs(
         &self,
         config: &Config,
@@ -140,28 +140,30 @@ impl Build<'_> {
             base_dir: cx.installer_dir.clone(),
             home_dir: home(),
         };
-        // The stream goes to `sink` and, when given, to `also`.
-        let mut run = |sink: &mut dyn Sink| -> Result<()> {
-            match also.as_deref_mut() {
-                Some(also) => assemble(config, &actx, &mut Tee::new(sink, also))?,
-                None => assemble(config, &actx, sink)?,
-            };
-            Ok(())
-        };
         // The tar (when asked for) and the image are fed by one assembly.
-        let mut assemble_into = |image: Option<&mut dyn Sink>| -> Result<()> {
+        let assemble_into = |image: Option<&mut dyn Sink>| -> Result<()> {
             match (want.tar, image) {
                 (true, image) => write_atomically(tar_path, |f| {
                     let mut tar = TarSink::new(std::io::BufWriter::with_capacity(1 << 20, f));
                     match image {
-                        Some(img) => run(&mut Tee::new(&mut tar, img))?,
-                        None => run(&mut tar)?,
+                        Some(img) => assemble(config, &actx, &mut Tee::new(&mut tar, img))?,
+                        None => assemble(config, &actx, &mut tar)?,
                     };
                     tar.finish()?;
                     Ok(())
                 }),
-                (false, Some(img)) => run(img),
+                (false, Some(img)) => {
+                    assemble(config, &actx, img)?;
+                    Ok(())
+                }
                 (false, None) => Ok(()),
+            }
+        };
+        // What goes into the image goes to `also` too (cmdline.env included).
+        let with_also = |img: &mut dyn Sink, also: Option<&mut dyn Sink>| -> Result<()> {
+            match also {
+                Some(also) => assemble_into(Some(&mut WithCmdlineEnv(&mut Tee::new(img, also)))),
+                None => assemble_into(Some(&mut WithCmdlineEnv(img))),
             }
         };
         if !want.image {
@@ -171,13 +173,13 @@ impl Build<'_> {
         match cx.knobs.rootfs_format.as_str() {
             "squash" => write_atomically(image_path, |f| {
                 let mut sq = SquashfsWriter::new(f, squash_options(sde, cx.jobs))?;
-                assemble_into(Some(&mut WithCmdlineEnv(&mut sq)))?;
+                with_also(&mut sq, also.take())?;
                 sq.finish()?;
                 Ok(())
             }),
             "ext4" => {
                 let mut ext4 = Ext4Writer::new(image_path, Ext4Options::eve(sde))?;
-                assemble_into(Some(&mut WithCmdlineEnv(&mut ext4)))?;
+                with_also(&mut ext4, also.take())?;
                 ext4.finish()?;
                 Ok(())
             }
