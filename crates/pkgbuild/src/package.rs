@@ -23,9 +23,10 @@ use evebuild_linuxkit::tag::{PkgTag, ShowTagOptions, show_tag};
 use evebuild_oci::spec::Descriptor;
 use evebuild_oci::{Digest, Platform, Reference, Store, format};
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 /// Manifest annotation holding the hash of a build's inputs beyond the package tag.
 pub const INPUTS_ANNOTATION: &str = "org.lfedge.evebuild.inputs";
@@ -79,6 +80,17 @@ pub fn build_package(
 
 /// Builds a package whose tag is already computed.
 pub fn build_tagged(store: &Store, tag: &PkgTag, o: &BuildOptions) -> Result<BuiltPackage, Error> {
+    build_tagged_with(store, tag, o, &GitCache::default())
+}
+
+/// [`build_tagged`] for one of many packages: `git` keeps what git said about their
+/// repositories, so it is asked once per repository.
+pub fn build_tagged_with(
+    store: &Store,
+    tag: &PkgTag,
+    o: &BuildOptions,
+    git: &GitCache,
+) -> Result<BuiltPackage, Error> {
     let pkg_dir = tag.pkg_dir.as_path();
     let b = &tag.build;
     let reference = Reference::parse(&tag.canonical())
@@ -93,7 +105,7 @@ pub fn build_tagged(store: &Store, tag: &PkgTag, o: &BuildOptions) -> Result<Bui
     }
     let df_path = pkg_dir.join(&b.dockerfile);
     let df = Dockerfile::read(&df_path)?;
-    let git = git_facts(pkg_dir, tag.dirty);
+    let git = git_facts(pkg_dir, tag.dirty, git);
     let sde = match o.source_date_epoch {
         Some(t) => t,
         None => git.as_ref().map_or(0, |g| g.last_change),
@@ -159,8 +171,6 @@ pub fn build_tagged(store: &Store, tag: &PkgTag, o: &BuildOptions) -> Result<Bui
             })?
         } else {
             let ctx = context::load(&sources, &df_path)?;
-            let work =
-                tempfile::tempdir_in(store.root()).map_err(|e| Error::io(store.root(), e))?;
             let built = native::build(
                 &df,
                 &native::Options {
@@ -172,7 +182,6 @@ pub fn build_tagged(store: &Store, tag: &PkgTag, o: &BuildOptions) -> Result<Bui
                     target: None,
                     context: &ctx,
                     images: &images,
-                    work_dir: work.path(),
                 },
             )?;
             write_built(store, &built.config, &built.layers, &key)?
@@ -202,15 +211,12 @@ pub fn write_built(
         let (digest, size, mt) = match l {
             OutLayer::Base(b) => (b.digest.clone(), b.size, b.media_type.clone()),
             OutLayer::New(n) => {
-                let d = Digest::parse(&n.digest).map_err(oci_err)?;
-                if !store.has_blob(&d) {
-                    let f = std::fs::File::open(n.file.path())
-                        .map_err(|e| Error::io(n.file.path(), e))?;
-                    store.write_blob_from(f, Some(&d)).map_err(oci_err)?;
-                }
+                let mut blob = store.begin_blob().map_err(oci_err)?;
+                native::layer::write_gzip(n, &mut blob)?;
+                let (d, size) = blob.commit(None, None, "layer").map_err(oci_err)?;
                 (
-                    n.digest.clone(),
-                    n.size,
+                    d.to_string(),
+                    size,
                     format::MT_OCI_LAYER_GZIP.to_string(),
                 )
             }
@@ -354,20 +360,49 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Facts from git for the package, `None` outside a repository.
-pub fn git_facts(pkg_dir: &Path, dirty: bool) -> Option<GitFacts> {
-    let head = git(pkg_dir, &["rev-parse", "HEAD"])?;
-    let date = git(
-        pkg_dir,
-        &[
-            "--no-pager",
-            "show",
-            "--quiet",
-            "--abbrev=12",
-            "--date=format-local:%Y%m%d%H%M%S",
-            "--format=%cd-%h",
-        ],
-    )?;
+/// What git says about HEAD of each repository (keyed by the directory holding `.git`), for
+/// the packages of one run.
+#[derive(Debug, Default)]
+pub struct GitCache {
+    heads: Mutex<HashMap<PathBuf, Option<(String, String)>>>,
+}
+
+impl GitCache {
+    /// HEAD's commit id and `<UTC commit date>-<12 hex>` for the repository of `pkg_dir`.
+    fn head(&self, pkg_dir: &Path) -> Option<(String, String)> {
+        let key = pkg_dir
+            .ancestors()
+            .find(|a| a.join(".git").exists())
+            .unwrap_or(pkg_dir)
+            .to_path_buf();
+        let mut heads = self.heads.lock().unwrap_or_else(|e| e.into_inner());
+        heads
+            .entry(key)
+            .or_insert_with(|| {
+                let out = git(
+                    pkg_dir,
+                    &[
+                        "--no-pager",
+                        "show",
+                        "--quiet",
+                        "--abbrev=12",
+                        "--date=format-local:%Y%m%d%H%M%S",
+                        "--format=%H%n%cd-%h",
+                        "HEAD",
+                    ],
+                )?;
+                let (id, date) = out.split_once('\n')?;
+                Some((id.to_string(), date.to_string()))
+            })
+            .clone()
+    }
+}
+
+/// Facts from git for the package, `None` outside a repository (or one without commits).
+/// HEAD is asked about once per repository and `git`; the package's last change, once per
+/// package.
+pub fn git_facts(pkg_dir: &Path, dirty: bool, git_cache: &GitCache) -> Option<GitFacts> {
+    let (head, date) = git_cache.head(pkg_dir)?;
     let last_change = git(pkg_dir, &["log", "-1", "--format=%ct", "--", "."])
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);

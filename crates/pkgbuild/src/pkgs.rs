@@ -10,7 +10,7 @@
 //! changes the dependant's recorded inputs, changing a package rebuilds it and everything built
 //! on it, and nothing else.
 
-use crate::package::{BuildOptions, BuiltPackage, build_tagged};
+use crate::package::{BuildOptions, BuiltPackage, GitCache, build_tagged_with};
 use crate::{Error, deps};
 use evebuild_linuxkit::tag::{PkgTag, TagRequest, show_tags};
 use evebuild_oci::{Reference, Store};
@@ -187,6 +187,8 @@ pub fn build_all(
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut waiting: BTreeSet<String> = graph.keys().cloned().collect();
     let jobs = o.jobs.max(1);
+    let git = GitCache::default();
+    let git = &git;
     let (tx, rx) = mpsc::channel::<(String, Result<BuiltPackage, Error>)>();
     std::thread::scope(|scope| {
         loop {
@@ -210,7 +212,7 @@ pub fn build_all(
                     let build = &build;
                     scope.spawn(move || {
                         progress.started(&n);
-                        let r = build_tagged(store, tag, build);
+                        let r = build_tagged_with(store, tag, build, git);
                         let _ = tx.send((n, r));
                     });
                 }

@@ -9,7 +9,6 @@ use evebuild_tree::{Entry, EntryPath, Kind, Sink, tar::TarSink};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
-use std::path::Path;
 use std::sync::Arc;
 
 /// The gzip level new layers are written with (the zlib default, as BuildKit uses).
@@ -199,30 +198,25 @@ pub fn load_layer_data(nodes: &mut [Node], blobs: &dyn BlobSource) -> Result<(),
     Ok(())
 }
 
-/// A layer written to a file: its blob digest, diff id and size.
+/// A layer a build made: its entries, in path order (contents in memory or on the host), and
+/// its diff_id. It is compressed only when the image is stored ([`write_gzip`]).
 #[derive(Debug)]
 pub struct NewLayer {
-    /// The gzip-compressed tar.
-    pub file: tempfile::NamedTempFile,
-    /// `sha256:` of the compressed bytes.
-    pub digest: String,
+    /// The entries.
+    pub nodes: Vec<Node>,
     /// `sha256:` of the uncompressed tar.
     pub diff_id: String,
-    /// Compressed size.
-    pub size: u64,
 }
 
 struct HashWriter<W> {
     inner: W,
     hash: Sha256,
-    n: u64,
 }
 
 impl<W: Write> Write for HashWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hash.update(&buf[..n]);
-        self.n += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -230,31 +224,15 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-fn sha256_id(h: Sha256) -> String {
-    format!("sha256:{}", hex::encode(h.finalize()))
-}
-
-/// Writes `nodes` (already in path order, contents loaded or on the host) as a layer in `dir`.
-pub fn write_layer(nodes: &[Node], dir: &Path) -> Result<NewLayer, Error> {
-    let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    let out = file.reopen().map_err(|e| Error::io(file.path(), e))?;
-    let compressed = HashWriter {
-        inner: io::BufWriter::new(out),
+/// Streams `nodes` (in path order, contents loaded or on the host) as a tar into `out` and
+/// returns the tar's `sha256:` (the diff_id).
+pub fn write_tar(nodes: &[Node], out: impl Write) -> Result<String, Error> {
+    let tree_err = |e: evebuild_tree::Error| Error::Other(format!("writing layer: {e}"));
+    let mut tar = TarSink::new(HashWriter {
+        inner: out,
         hash: Sha256::new(),
-        n: 0,
-    };
-    let gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(compressed, flate2::Compression::new(GZIP_LEVEL));
-    let plain = HashWriter {
-        inner: gz,
-        hash: Sha256::new(),
-        n: 0,
-    };
-    let mut tar = TarSink::new(plain);
+    });
     for n in nodes {
-        let tree_err = |e: evebuild_tree::Error| Error::Other(format!("writing layer: {e}"));
         match &n.data {
             Data::Host(p) => {
                 let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
@@ -269,19 +247,29 @@ pub fn write_layer(nodes: &[Node], dir: &Path) -> Result<NewLayer, Error> {
             }
         }
     }
-    let plain = tar
-        .finish()
+    let mut hashed = tar.finish().map_err(tree_err)?;
+    hashed
+        .flush()
         .map_err(|e| Error::Other(format!("writing layer: {e}")))?;
-    let diff_id = sha256_id(plain.hash);
-    let mut compressed = plain
-        .inner
-        .finish()
-        .map_err(|e| Error::io(file.path(), e))?;
-    compressed.flush().map_err(|e| Error::io(file.path(), e))?;
-    Ok(NewLayer {
-        digest: sha256_id(compressed.hash),
-        diff_id,
-        size: compressed.n,
-        file,
-    })
+    Ok(format!("sha256:{}", hex::encode(hashed.hash.finalize())))
+}
+
+/// Writes `layer` gzip-compressed into `out` (no name, time 0, level [`GZIP_LEVEL`]). The tar
+/// is made again from the entries, so a host file that changed since the build is an error.
+pub fn write_gzip(layer: &NewLayer, out: impl Write) -> Result<(), Error> {
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(out, flate2::Compression::new(GZIP_LEVEL));
+    let diff_id = write_tar(&layer.nodes, &mut gz)?;
+    gz.finish()
+        .map_err(|e| Error::Other(format!("writing layer: {e}")))?;
+    if diff_id != layer.diff_id {
+        return Err(Error::Other(format!(
+            "a layer changed while it was written (its tar is {diff_id}, it was {}): was a file \
+             of the build context modified during the build?",
+            layer.diff_id
+        )));
+    }
+    Ok(())
 }

@@ -11,6 +11,11 @@
 //! owners root unless `--chown` (or preserved from a stage or an archive); mtimes clamped to
 //! SOURCE_DATE_EPOCH; `created` = SOURCE_DATE_EPOCH.
 //!
+//! Cost: a stage keeps its files as an in-memory index whose contents stay where they are (the
+//! context, a base layer, memory); only the built stage's new layers are made into tars —
+//! once for their diff_ids here, once more when they are compressed into the store
+//! ([`layer::write_gzip`]). Stages that are only copied from are never written.
+//!
 //! Not supported (a container builder does these): `RUN`, remote `ADD` sources, symbolic
 //! `--chmod`, `COPY --parents`, base images with `ONBUILD` triggers. Hard links copied out of
 //! a stage or an image become separate files.
@@ -27,7 +32,6 @@ use evebuild_tree::{Entry, EntryPath, Kind, MemTree};
 use fs::{Data, Fs, Node};
 use layer::{BlobSource, NewLayer};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 /// The `PATH` BuildKit gives Linux images that have none.
@@ -69,16 +73,6 @@ pub enum OutLayer {
     New(Arc<NewLayer>),
 }
 
-impl OutLayer {
-    /// The blob digest.
-    pub fn digest(&self) -> &str {
-        match self {
-            OutLayer::Base(d) => &d.digest,
-            OutLayer::New(n) => &n.digest,
-        }
-    }
-}
-
 /// The result of a build: a config and layers.
 #[derive(Debug)]
 pub struct Built {
@@ -106,8 +100,6 @@ pub struct Options<'a> {
     pub context: &'a Fs,
     /// Base images.
     pub images: &'a dyn ImageSource,
-    /// Where new layers are written (temporary files).
-    pub work_dir: &'a Path,
 }
 
 /// True when the Dockerfile needs a container builder (it has `RUN`).
@@ -115,11 +107,19 @@ pub fn needs_container_builder(df: &Dockerfile) -> bool {
     df.stages.iter().any(|s| s.has_run())
 }
 
+/// A layer of a stage: reused from a base image, or made by the stage (its entries; its tar is
+/// made, and its diff_id computed, only when the stage is the one built).
+#[derive(Clone)]
+enum StageLayer {
+    Base(LayerDesc),
+    New(Arc<Vec<Node>>),
+}
+
 #[derive(Clone)]
 struct State {
     fs: Option<Fs>,
     pending_base: Vec<LayerDesc>,
-    layers: Vec<OutLayer>,
+    layers: Vec<StageLayer>,
     config: ImageConfig,
     env: Vec<(String, String)>,
     cmd_set: bool,
@@ -170,9 +170,21 @@ pub fn build(df: &Dockerfile, o: &Options) -> Result<Built, Error> {
     }
     st.config.created = Some(rfc3339(o.source_date_epoch));
     st.config.os = "linux".into();
+    let mut layers = Vec::new();
+    for l in st.layers {
+        layers.push(match l {
+            StageLayer::Base(d) => OutLayer::Base(d),
+            StageLayer::New(nodes) => {
+                let nodes = Arc::unwrap_or_clone(nodes);
+                let diff_id = layer::write_tar(&nodes, std::io::sink())?;
+                st.config.rootfs.diff_ids.push(diff_id.clone());
+                OutLayer::New(Arc::new(NewLayer { nodes, diff_id }))
+            }
+        });
+    }
     Ok(Built {
         config: st.config,
-        layers: st.layers,
+        layers,
     })
 }
 
@@ -287,7 +299,7 @@ impl<'a> Builder<'a> {
             State {
                 fs: None,
                 pending_base: img.layers.clone(),
-                layers: img.layers.into_iter().map(OutLayer::Base).collect(),
+                layers: img.layers.into_iter().map(StageLayer::Base).collect(),
                 config: img.config,
                 env: Vec::new(),
                 cmd_set: false,
@@ -497,29 +509,21 @@ impl<'a> Builder<'a> {
         let fs = self.fs(st)?;
         let mut nodes = BTreeMap::new();
         mkdir_parents(fs, path, true, owner, sde, &mut nodes).map_err(|m| self.err(line, m))?;
-        self.commit_layer(st, nodes, line)
+        self.commit_layer(st, nodes)
     }
 
-    /// Writes `nodes` as a new layer of `st` (nothing when empty). Returns whether it did.
-    fn commit_layer(
-        &self,
-        st: &mut State,
-        nodes: BTreeMap<Vec<u8>, Node>,
-        line: usize,
-    ) -> Result<bool, Error> {
+    /// Adds `nodes` to `st` as a new layer (nothing when empty). Returns whether it did.
+    fn commit_layer(&self, st: &mut State, nodes: BTreeMap<Vec<u8>, Node>) -> Result<bool, Error> {
         if nodes.is_empty() {
             return Ok(false);
         }
         let mut nodes: Vec<Node> = nodes.into_values().collect();
         layer::load_layer_data(&mut nodes, self.o.images)?;
-        let new = layer::write_layer(&nodes, self.o.work_dir)
-            .map_err(|e| self.err(line, e.to_string()))?;
         let fs = self.fs(st)?;
-        for n in nodes {
-            fs.insert(n);
+        for n in &nodes {
+            fs.insert(n.clone());
         }
-        st.config.rootfs.diff_ids.push(new.diff_id.clone());
-        st.layers.push(OutLayer::New(Arc::new(new)));
+        st.layers.push(StageLayer::New(Arc::new(nodes)));
         Ok(true)
     }
 
@@ -832,7 +836,7 @@ impl<'a> Builder<'a> {
                 },
             );
         }
-        self.commit_layer(st, out, line)
+        self.commit_layer(st, out)
     }
 }
 
