@@ -48,7 +48,8 @@ impl Build<'_> {
         )?;
         self.installer_dir_files()?;
 
-        let key = self.assembly_key("rootfs", &yml.text, &config, &[])?;
+        let mut key = self.assembly_key("rootfs", &yml.text, &config, &[])?;
+        key.push_str(&format!("-cap{}", cx.knobs.rootfs_maxsize_mb()));
         let image_path = cx.installer_dir.join("rootfs.img");
         let tar_path = cx
             .build_dir
@@ -66,14 +67,17 @@ impl Build<'_> {
         if stale {
             self.progress.start("rootfs", None);
             self.write_rootfs(&config, want, &image_path, &tar_path, None)?;
+            if want.image {
+                // An image over the cap is not kept: a later run must not take it for done.
+                self.check_size_cap(&image_path).inspect_err(|_| {
+                    let _ = std::fs::remove_file(&image_path);
+                })?;
+            }
             self.progress
                 .finish("rootfs", crate::progress::Outcome::Built);
         }
         for (name, path) in outputs {
             reports.push(self.step(name, &path, &key, true, |_| Ok(()))?);
-        }
-        if want.image {
-            self.check_size_cap(&image_path)?;
         }
         Ok(reports)
     }
