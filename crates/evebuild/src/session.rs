@@ -109,6 +109,8 @@ pub fn build(req: &Request, progress: &dyn Progress) -> Result<Summary> {
         ));
     }
     let mut b = Build::new(&cx, progress);
+    // The SBOM is catalogued in the pass that writes rootfs.img when both are wanted.
+    b.rootfs_also.sbom = goals.iter().any(|g| g.target == Target::Sbom);
     if req.dry_run {
         b.summary.printed = plan(&cx, &goals);
         return Ok(b.summary);
@@ -131,14 +133,14 @@ fn build_goal(b: &mut Build<'_>, target: &Target) -> Result<()> {
         Target::Rootfs => {
             b.rootfs(RootfsOutputs {
                 image: true,
-                tar: false,
+                ..Default::default()
             })?;
             b.current()?;
         }
         Target::RootfsTar => {
             b.rootfs(RootfsOutputs {
-                image: false,
                 tar: true,
+                ..Default::default()
             })?;
         }
         Target::Config => {
@@ -158,7 +160,13 @@ fn build_goal(b: &mut Build<'_>, target: &Target) -> Result<()> {
             b.summary.printed.extend(refs);
         }
         Target::Pkgs => b.all_packages()?,
-        Target::Installer(_) | Target::Sbom => {
+        Target::Sbom => {
+            b.rootfs(RootfsOutputs {
+                sbom: true,
+                ..Default::default()
+            })?;
+        }
+        Target::Installer(_) => {
             bail!("target `{target}` is not available in this version of evebuild yet")
         }
     }
