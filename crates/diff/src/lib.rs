@@ -211,6 +211,26 @@ impl Snapshot {
             }
             self.items.insert(path, item);
         }
+        // Parents a stream left implied (a tar may) are 0755 root directories, as sinks make them.
+        let mut implied = Vec::new();
+        for p in self.items.keys() {
+            let mut cut = p.len();
+            while let Some(i) = p[..cut].iter().rposition(|&b| b == b'/') {
+                if self.items.contains_key(&p[..i]) {
+                    break;
+                }
+                implied.push(p[..i].to_vec());
+                cut = i;
+            }
+        }
+        for p in implied {
+            self.items.entry(p).or_insert(Item {
+                object: Object::Dir,
+                mode: 0o755,
+                owner: (0, 0),
+                xattrs: Vec::new(),
+            });
+        }
         self.items
             .retain(|p, _| !format::IGNORED.iter().any(|pat| matches(pat, p)));
         self
