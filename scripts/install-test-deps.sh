@@ -31,3 +31,12 @@ if grep -rqs 'bookworm-backports' /etc/apt/sources.list.d/; then
 else
   $SUDO apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
 fi
+
+# spdx-tools (PyPI), the SPDX reference validator the SBOM tests run as `pyspdxtools`, in a
+# virtual environment of its own; scripts/test.sh points PYSPDXTOOLS at it.
+venv=${EVEBUILD_VENV:-$HOME/.cache/evebuild/venv}
+if ! "$venv/bin/pyspdxtools" --help >/dev/null 2>&1; then
+  $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null || true
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet spdx-tools==0.8.5
+fi

@@ -14,4 +14,7 @@ if [ -z "${EVE_REFERENCE_DIR:-}" ] && [ -d ../shared/eve ]; then
   export EVE_REFERENCE_DIR="$(cd ../shared/eve && pwd)"
 fi
 
+# The SPDX validator scripts/install-test-deps.sh installed (the SBOM tests need it).
+export PYSPDXTOOLS="${PYSPDXTOOLS:-${EVEBUILD_VENV:-$HOME/.cache/evebuild/venv}/bin/pyspdxtools}"
+
 cargo test --workspace --locked "$@"

@@ -18,6 +18,9 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+/// Extended attributes as entries carry them: (full name, value), sorted.
+type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Xattr type flag: the value is stored out of line (a reference to another value).
 const XATTR_VALUE_OOL: u16 = 0x100;
 /// Entries per metadata block of the id, fragment and xattr id tables.
@@ -186,7 +189,7 @@ impl Image<'_> {
         Ok(out)
     }
 
-    fn xattrs(&mut self, index: u32) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    fn xattrs(&mut self, index: u32) -> Result<Xattrs, Error> {
         if index == INVALID_INDEX {
             return Ok(Vec::new());
         }

@@ -46,7 +46,7 @@ impl BuildInfo {
     }
 }
 
-/// Reads `data` to the end; returns the build information if it holds one.
+/// Reads `data` until its build information is complete (to the end when it has none).
 pub fn scan(data: &mut dyn Read) -> std::io::Result<Option<BuildInfo>> {
     let finder = memmem::Finder::new(go::MAGIC);
     let keep = go::MAGIC.len() - 1;
@@ -60,32 +60,36 @@ pub fn scan(data: &mut dyn Read) -> std::io::Result<Option<BuildInfo>> {
             break;
         }
         filled += n;
-        if found.is_none() {
-            let mut from = 0;
-            while let Some(i) = finder.find(&buf[from..filled]) {
-                let at = from + i;
-                if (base + at as u64).is_multiple_of(go::ALIGN) {
-                    found = Some(buf[at..filled].to_vec());
-                    break;
-                }
-                from = at + 1;
+        if let Some(info) = &mut found {
+            let take = (go::MAX_INFO.saturating_sub(info.len())).min(filled);
+            info.extend_from_slice(&buf[..take]);
+            filled = 0;
+            // Done as soon as the strings are complete: the rest of the binary is not needed.
+            if let Some(parsed) = parse(info) {
+                return Ok(Some(parsed));
             }
-            if found.is_none() {
-                // Keep a tail that could start a magic split across reads.
-                let tail = filled.saturating_sub(keep);
-                buf.copy_within(tail..filled, 0);
-                base += tail as u64;
-                filled -= tail;
-            } else {
-                filled = 0;
+            continue;
+        }
+        let mut from = 0;
+        while let Some(i) = finder.find(&buf[from..filled]) {
+            let at = from + i;
+            if (base + at as u64).is_multiple_of(go::ALIGN) {
+                found = Some(buf[at..filled].to_vec());
+                break;
+            }
+            from = at + 1;
+        }
+        if let Some(info) = &found {
+            filled = 0;
+            if let Some(parsed) = parse(info) {
+                return Ok(Some(parsed));
             }
         } else {
-            let info = found.as_mut().expect("found");
-            if info.len() < go::MAX_INFO {
-                let take = (go::MAX_INFO - info.len()).min(filled);
-                info.extend_from_slice(&buf[..take]);
-            }
-            filled = 0;
+            // Keep a tail that could start a magic split across reads.
+            let tail = filled.saturating_sub(keep);
+            buf.copy_within(tail..filled, 0);
+            base += tail as u64;
+            filled -= tail;
         }
     }
     Ok(found.and_then(|b| parse(&b)))

@@ -415,13 +415,13 @@ impl Qcow2 {
         } else {
             let host = self.allocate();
             self.write_at(host * CLUSTER, data)?;
-            host * CLUSTER | OFLAG_COPIED
+            (host * CLUSTER) | OFLAG_COPIED
         };
         let l1_index = cluster / L2_ENTRIES;
         if self.l1[l1_index as usize] & OFFSET_MASK == 0 {
             self.l2_table(l1_index)?;
             let host = self.allocate();
-            self.l1[l1_index as usize] = host * CLUSTER | OFLAG_COPIED;
+            self.l1[l1_index as usize] = (host * CLUSTER) | OFLAG_COPIED;
             self.l1_dirty = true;
         }
         let t = self.l2_table(l1_index)?;
