@@ -103,6 +103,20 @@ fn signed_module(body: &[u8], seed: u8, len: usize) -> Vec<u8> {
     m
 }
 
+/// Makes pkg/kernel's kernel.tar from `staging`/lib (reproducibly, with GNU tar).
+fn pack_modules(p: &Project, staging: &Path) {
+    let tar = p.root.join("pkg/kernel/placeholder/kernel.tar");
+    let args = [
+        "--sort=name",
+        "--mtime=@1700000000",
+        "--owner=0",
+        "--group=0",
+    ];
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["-C", s(staging), "-cf", s(&tar), "lib"]);
+    tool_ok("tar", &all);
+}
+
 /// Puts a kernel embedding certificate `seed` and modules signed with it into pkg/kernel.
 fn sign_kernel(p: &Project, seed: u8, sig_len: usize) {
     let staging = p.tmp.path().join(format!("kernel-{seed}"));
@@ -121,21 +135,7 @@ fn sign_kernel(p: &Project, seed: u8, sig_len: usize) {
     let b = kver.join("kernel/drivers/b.ko");
     fs::write(&b, signed_module(body, seed, sig_len + 7)).unwrap();
     tool_ok("xz", &["-f", s(&b)]);
-    let tar = p.root.join("pkg/kernel/placeholder/kernel.tar");
-    tool_ok(
-        "tar",
-        &[
-            "--sort=name",
-            "--mtime=@1700000000",
-            "--owner=0",
-            "--group=0",
-            "-C",
-            s(&staging),
-            "-cf",
-            s(&tar),
-            "lib",
-        ],
-    );
+    pack_modules(p, &staging);
     let mut kernel = b"an uncompressed kernel image; its built-in keyring: ".to_vec();
     kernel.extend_from_slice(&certificate(seed));
     kernel.extend_from_slice(b"; the rest of the kernel");
@@ -184,20 +184,7 @@ fn module_signatures_and_kernel_key_are_normalised_away() {
     let mut m = fs::read(&staging).unwrap();
     m[8] ^= 0xff;
     fs::write(&staging, m).unwrap();
-    tool_ok(
-        "tar",
-        &[
-            "--sort=name",
-            "--mtime=@1700000000",
-            "--owner=0",
-            "--group=0",
-            "-C",
-            s(&p.tmp.path().join("kernel-2")),
-            "-cf",
-            s(&p.root.join("pkg/kernel/placeholder/kernel.tar")),
-            "lib",
-        ],
-    );
+    pack_modules(&p, &p.tmp.path().join("kernel-2"));
     p.commit("module changed");
     let three = build(&p, "2.0.0-patched");
     let (code, lines, _) = diff(&p, &[s(&two), s(&three)]);

@@ -40,5 +40,6 @@ pub mod kernel;
 pub mod license;
 pub mod purl;
 pub mod spdx;
+pub mod validate;
 
 pub use catalogue::{Cataloguer, Options, Sbom};
