@@ -51,6 +51,21 @@ hyperfine -N -r 5 \
   -n 'ROOTFS_FORMAT=ext4 live (full)' \
   -p "bash -c 'echo \$RANDOM\$RANDOM >$work/full/pkg/debug/bin/changing; git -C $work/full -c user.name=b -c user.email=b@example.com commit -qam c'" \
   "bash -c 'cd $work/full && $bin -q ROOTFS_VERSION=0.0.0-bench ROOTFS_FORMAT=ext4 live'"
+# The disk step alone: the package and rootfs are rebuilt in the prepare step, so only
+# live.qcow2 is timed (updated in place against written in full).
+for d in update full; do
+  fmt=$([ $d = update ] && echo LIVE_UPDATE=1 || echo ROOTFS_FORMAT=ext4)
+  cat >"$work/prep-$d.sh" <<EOF
+echo \$RANDOM\$RANDOM >$work/$d/pkg/debug/bin/changing
+git -C $work/$d -c user.name=b -c user.email=b@example.com commit -qam c
+cd $work/$d && $bin -q ROOTFS_VERSION=0.0.0-bench $fmt rootfs >/dev/null
+EOF
+done
+hyperfine -N -r 5 \
+  -n 'live.qcow2 updated in place' -p "bash $work/prep-update.sh" \
+  "bash -c 'cd $work/update && $bin -q ROOTFS_VERSION=0.0.0-bench LIVE_UPDATE=1 live'" \
+  -n 'live.qcow2 written in full' -p "bash $work/prep-full.sh" \
+  "bash -c 'cd $work/full && $bin -q ROOTFS_VERSION=0.0.0-bench ROOTFS_FORMAT=ext4 live'"
 change "$work/update"
 (cd "$work/update" && "$bin" ROOTFS_VERSION=0.0.0-bench LIVE_UPDATE=1 live 2>&1 | grep -i 'live_update' || true)
 echo "after the updates: live.qcow2 $(stat -c %s "$img") bytes; qemu-img check:"
