@@ -27,9 +27,10 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 if grep -rqs 'bookworm-backports' /etc/apt/sources.list.d/; then
   $SUDO apt-get install -y -qq --no-install-recommends \
     qemu-system-x86/bookworm-backports qemu-system-common/bookworm-backports \
-    qemu-system-data/bookworm-backports seabios/bookworm-backports >/dev/null
+    qemu-system-data/bookworm-backports seabios/bookworm-backports \
+    qemu-utils/bookworm-backports >/dev/null
 else
-  $SUDO apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends qemu-system-x86 qemu-utils >/dev/null
 fi
 
 # spdx-tools (PyPI), the SPDX reference validator the SBOM tests run as `pyspdxtools`, in a

@@ -18,13 +18,14 @@
 //! image never wrote get 0755, root and linuxkit's fixed mtime instead of the extraction
 //! time.
 //!
-//! Streaming: a first pass reads every layer's headers to build the tree (metadata only); the
+//! Streaming: a first pass reads every layer's headers to build the tree (metadata only, one
+//! image per thread, as many threads as cores); the
 //! output is then written as all directories, links, devices and generated files in path
 //! order, then the layer files stream by stream in layer order (each layer read once more,
 //! front to back), then hard links. Each entry is preceded by its provenance
 //! (`LINUXKIT.source`/`LINUXKIT.location`, see [`Sink::annotate`]).
 //!
-//! Left out: `format: oci` volumes, `--input-tar`, `--decompress-kernel`, the SBOM.
+//! Left out: `--input-tar`, `--decompress-kernel`, the SBOM.
 
 use crate::flatten::{Data, Flattener, Node, Tree, TreeError};
 use crate::format::{
@@ -32,7 +33,7 @@ use crate::format::{
     PAX_SOURCE, RESOLV_CONF, RESOLV_SYMLINK, TOUCH_DIRS, VOLUMES_DIR,
 };
 use crate::runtime::{self, IdKind, ImageSettings};
-use crate::source::{ImageHandle, Images, Stream, visit_members};
+use crate::source::{ImageHandle, Images, LayoutData, Stream, visit_members};
 use crate::yml::{self, Config, Id, Mount};
 use evebuild_tree::{Entry, EntryPath, Kind, Sink};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -89,7 +90,6 @@ const MAX_SMALL_FILE: u64 = 64 << 20;
 struct StreamSpec {
     image: usize,
     stream: Stream,
-    whiteouts: bool,
 }
 
 struct Plan<'a> {
@@ -99,6 +99,8 @@ struct Plan<'a> {
     streams: Vec<StreamSpec>,
     origins: Vec<(String, String)>,
     tree: Tree,
+    /// Trees made ahead by [`Plan::prefetch`]: image, stream number, result.
+    prefetched: std::collections::VecDeque<(usize, u32, Result<Tree, String>)>,
 }
 
 fn path(s: &str) -> EntryPath {
@@ -127,7 +129,7 @@ impl<'a> Plan<'a> {
         Ok(self.images.len() - 1)
     }
 
-    /// Pass one over a stream: its tree, metadata only.
+    /// Pass one over a stream: its tree, metadata only (prefetched when it can be).
     fn flatten(
         &mut self,
         image: usize,
@@ -135,25 +137,76 @@ impl<'a> Plan<'a> {
         whiteouts: bool,
         location: &str,
     ) -> Result<(u32, Tree), AssembleError> {
-        self.streams.push(StreamSpec {
-            image,
-            stream,
-            whiteouts,
-        });
+        if stream == Stream::Layers
+            && whiteouts
+            && self.prefetched.front().is_some_and(|(i, _, _)| *i == image)
+        {
+            let (_, id, tree) = self.prefetched.pop_front().expect("checked");
+            return tree.map(|t| (id, t)).map_err(|e| section_err(location, e));
+        }
+        self.streams.push(StreamSpec { image, stream });
         let id = (self.streams.len() - 1) as u32;
-        let mut f = Flattener::new(id, whiteouts);
-        let mut failure: Option<TreeError> = None;
-        let img = &*self.images[image];
-        visit_members(img, stream, &mut |layer, ordinal, e, _| {
-            f.apply(layer, ordinal, e).map_err(|err| {
-                let msg = format!("layer {}: {err}", img.layer_name(layer as usize));
-                failure = Some(err);
-                evebuild_tree::Error::Tar(msg)
-            })
-        })
-        .map_err(|e| section_err(location, format!("{}: {e}", img.reference())))?;
-        debug_assert!(failure.is_none() || true);
-        Ok((id, f.tree))
+        let tree = flatten_stream(&*self.images[image], stream, id, whiteouts)
+            .map_err(|e| section_err(location, e))?;
+        Ok((id, tree))
+    }
+
+    /// Pass one for every image the sections will flatten, in parallel: the same images, in
+    /// the same order, with the same stream numbers as the sequential walk would give them.
+    fn prefetch(&mut self, config: &Config) -> Result<(), AssembleError> {
+        let mut jobs: Vec<(String, String)> = Vec::new();
+        if !config.kernel.image.is_empty() {
+            jobs.push((config.kernel.image.clone(), "kernel".into()));
+        }
+        for (i, r) in config.init.iter().flatten().enumerate() {
+            jobs.push((r.clone(), format!("init[{i}]")));
+        }
+        for (i, v) in config.volumes.iter().flatten().enumerate() {
+            if !v.image.is_empty() && v.format != "oci" {
+                jobs.push((yml::expand_reference(&v.image), format!("volume[{i}]")));
+            }
+        }
+        let mut seen = HashSet::new();
+        for (section, i, c) in config.containers() {
+            if seen.insert(c.image.clone()) {
+                jobs.push((c.image.clone(), format!("{section}[{i}]")));
+            }
+        }
+        let mut work = Vec::new();
+        for (r, loc) in &jobs {
+            let image = self.image(r, loc)?;
+            self.streams.push(StreamSpec {
+                image,
+                stream: Stream::Layers,
+            });
+            work.push((image, (self.streams.len() - 1) as u32));
+        }
+        let results: Vec<std::sync::Mutex<Option<Result<Tree, String>>>> =
+            work.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(work.len());
+        let images = &self.images;
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((image, id)) = work.get(j) else {
+                            break;
+                        };
+                        let tree = flatten_stream(&*images[*image], Stream::Layers, *id, true);
+                        *results[j].lock().expect("no panics while holding it") = Some(tree);
+                    }
+                });
+            }
+        });
+        for ((image, id), r) in work.into_iter().zip(results) {
+            let tree = r.into_inner().expect("unpoisoned").expect("every job ran");
+            self.prefetched.push_back((image, id, tree));
+        }
+        Ok(())
     }
 
     fn dir(&mut self, p: &EntryPath, origin: u32) -> Result<(), AssembleError> {
@@ -209,6 +262,23 @@ impl<'a> Plan<'a> {
         .map_err(|e| e.to_string())?;
         Ok(out)
     }
+}
+
+/// Pass one over `stream` of `img`: the tree of its members, numbered as stream `id`.
+fn flatten_stream(
+    img: &dyn ImageHandle,
+    stream: Stream,
+    id: u32,
+    whiteouts: bool,
+) -> Result<Tree, String> {
+    let mut f = Flattener::new(id, whiteouts);
+    visit_members(img, stream, &mut |layer, ordinal, e, _| {
+        f.apply(layer, ordinal, e).map_err(|err| {
+            evebuild_tree::Error::Tar(format!("layer {}: {err}", img.layer_name(layer as usize)))
+        })
+    })
+    .map_err(|e| format!("{}: {e}", img.reference()))?;
+    Ok(f.tree)
 }
 
 fn node_size(n: &Node) -> u64 {
@@ -307,10 +377,8 @@ fn lookup_name(
     for line in String::from_utf8_lossy(&text).lines() {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() >= 3 && f[0] == name {
-            let field = match kind {
-                IdKind::User => f[2],
-                IdKind::Group => f[2],
-            };
+            // passwd: name:x:uid:gid…; group: name:x:gid:members — the id is field 3 of both.
+            let field = f[2];
             return field
                 .parse()
                 .map(Some)
@@ -333,7 +401,9 @@ pub fn assemble(
         streams: Vec::new(),
         origins: Vec::new(),
         tree: Tree::default(),
+        prefetched: Default::default(),
     };
+    plan.prefetch(config)?;
     kernel(&mut plan, config)?;
     init(&mut plan, config)?;
     volumes(&mut plan, config)?;
@@ -483,17 +553,32 @@ fn volumes(plan: &mut Plan<'_>, config: &Config) -> Result<(), AssembleError> {
         plan.prefix_dirs(&lower, origin)?;
         if let Some(r) = &reference {
             if v.format == "oci" {
-                return Err(section_err(
-                    &loc,
-                    "volumes with format: oci are not supported yet; use format: filesystem",
-                ));
+                let members = plan
+                    .ctx
+                    .images
+                    .oci_layout(r, &v.platforms)
+                    .map_err(|e| section_err(&loc, e))?;
+                for m in members {
+                    let p = lower.join(&m.name).map_err(|e| section_err(&loc, e))?;
+                    // linuxkit's layout writer sets no mtime: Go writes 0.
+                    let node = match m.data {
+                        _ if m.dir => Node::dir(0o755, 0, origin),
+                        LayoutData::Bytes(b) => Node::inline(b, 0o644, 0, origin),
+                        LayoutData::Blob(d, size) => {
+                            Node::new(Kind::File { size }, 0o644, 0, Data::Blob(d), origin)
+                        }
+                        LayoutData::None => Node::inline(Vec::new(), 0o644, 0, origin),
+                    };
+                    plan.insert(p, node)?;
+                }
+            } else {
+                let img = plan.image(r, &loc)?;
+                let (_, mut tree) = plan.flatten(img, Stream::Layers, true, &loc)?;
+                linuxkit_rules(&mut tree, true).map_err(|e| section_err(&loc, e))?;
+                plan.tree
+                    .overlay(Some(&lower), tree, origin)
+                    .map_err(|e| section_err(&loc, e))?;
             }
-            let img = plan.image(r, &loc)?;
-            let (_, mut tree) = plan.flatten(img, Stream::Layers, true, &loc)?;
-            linuxkit_rules(&mut tree, true).map_err(|e| section_err(&loc, e))?;
-            plan.tree
-                .overlay(Some(&lower), tree, origin)
-                .map_err(|e| section_err(&loc, e))?;
         }
         let vol_origin = plan.origin("linuxkit.volumes", &loc);
         for d in ["tmp", "merged"] {
@@ -813,6 +898,14 @@ fn emit(plan: &Plan<'_>, sink: &mut dyn Sink) -> Result<Report, AssembleError> {
                 out.add(plan, node, &entry, &mut (&mut f).take(size))?;
             }
             Data::Inline(bytes) => out.add(plan, node, &node.entry(p.clone()), &mut &bytes[..])?,
+            Data::Blob(digest) => {
+                let mut r = plan
+                    .ctx
+                    .images
+                    .open_blob(digest)
+                    .map_err(|e| evebuild_tree::Error::Tar(format!("blob {digest}: {e}")))?;
+                out.add(plan, node, &node.entry(p.clone()), &mut r)?;
+            }
             Data::None => out.add(plan, node, &node.entry(p.clone()), &mut std::io::empty())?,
         }
     }
@@ -848,7 +941,6 @@ fn emit(plan: &Plan<'_>, sink: &mut dyn Sink) -> Result<Report, AssembleError> {
                 ),
             ));
         }
-        let _ = spec.whiteouts;
     }
     for (p, target, node) in links {
         let mut entry = node.entry(p.clone());

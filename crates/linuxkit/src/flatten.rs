@@ -51,6 +51,8 @@ pub enum Data {
     Inline(Arc<[u8]>),
     /// A host file (files: `source:`), read when written.
     Host(PathBuf),
+    /// A blob of the image store (`format: oci` volumes), read when written.
+    Blob(String),
 }
 
 /// One entry of a tree.
@@ -164,6 +166,9 @@ pub enum TreeError {
         /// What is wrong with the target.
         why: &'static str,
     },
+    /// An image over a budget.
+    #[error("E-LIMIT: more than {0} entries in one image (hostile-inputs T14); refusing it")]
+    Limit(usize),
     /// A bad whiteout name.
     #[error("E-WHITEOUT: {0} names no entry (empty, `.` or `..` after `.wh.`)")]
     Whiteout(String),
@@ -270,6 +275,9 @@ impl Tree {
     }
 }
 
+/// Most members one source stream may have (a rootfs has tens of thousands).
+pub const MAX_MEMBERS: u32 = 4_000_000;
+
 /// Builds the tree of one source stream from its members, in order (see the module doc).
 pub struct Flattener {
     /// The tree so far.
@@ -277,6 +285,7 @@ pub struct Flattener {
     stream: u32,
     whiteouts: bool,
     next_inode: u32,
+    members: u32,
 }
 
 impl Flattener {
@@ -287,11 +296,16 @@ impl Flattener {
             stream,
             whiteouts,
             next_inode: 0,
+            members: 0,
         }
     }
 
     /// Applies member `ordinal` of layer `layer`.
     pub fn apply(&mut self, layer: u32, ordinal: u32, e: &Entry) -> Result<(), TreeError> {
+        self.members += 1;
+        if self.members > MAX_MEMBERS {
+            return Err(TreeError::Limit(MAX_MEMBERS as usize));
+        }
         let name = e.path.file_name();
         if self.whiteouts && name.starts_with(b".wh.") {
             let parent = e.path.parent();

@@ -40,16 +40,21 @@ impl Json {
 
     /// `MarshalIndent(v, "", "    ")`.
     pub fn to_go_indent(&self) -> String {
+        self.to_go_indent_with("    ")
+    }
+
+    /// `MarshalIndent(v, "", indent)`.
+    pub fn to_go_indent_with(&self, indent: &str) -> String {
         let mut out = String::new();
-        self.write(&mut out, 0);
+        self.write(&mut out, 0, indent);
         out
     }
 
-    fn write(&self, out: &mut String, depth: usize) {
+    fn write(&self, out: &mut String, depth: usize, indent: &str) {
         let nl = |out: &mut String, d: usize| {
             out.push('\n');
             for _ in 0..d {
-                out.push_str("    ");
+                out.push_str(indent);
             }
         };
         match self {
@@ -67,7 +72,7 @@ impl Json {
                         out.push(',');
                     }
                     nl(out, depth + 1);
-                    item.write(out, depth + 1);
+                    item.write(out, depth + 1, indent);
                 }
                 nl(out, depth);
                 out.push(']');
@@ -81,7 +86,7 @@ impl Json {
                     nl(out, depth + 1);
                     write_string(out, k);
                     out.push_str(": ");
-                    v.write(out, depth + 1);
+                    v.write(out, depth + 1, indent);
                 }
                 nl(out, depth);
                 out.push('}');

@@ -21,7 +21,7 @@ pub const MAX_TEXT: usize = 16 << 20;
 /// Deepest nesting accepted.
 pub const MAX_DEPTH: usize = 128;
 /// Most nodes one document may expand to (aliases included).
-pub const MAX_NODES: usize = 1_000_000;
+pub const MAX_NODES: usize = 100_000;
 
 /// A parsed YAML node and the line it starts on (1-based).
 #[derive(Debug, Clone, PartialEq)]
@@ -116,7 +116,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
 
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, (Node, usize)>,
     nodes: usize,
 }
 
@@ -147,13 +147,14 @@ impl<'a> Builder<'a> {
         self.count(1, line)?;
         let (node, anchor) = match ev {
             Event::Alias(id) => {
-                let node = self
+                // The budget is checked before the copy is made.
+                let size = self
                     .anchors
                     .get(&id)
-                    .cloned()
+                    .map(|(_, size)| *size)
                     .ok_or_else(|| err(line, "alias to an unknown anchor"))?;
-                self.count(size_of_tree(&node), line)?;
-                return Ok(node);
+                self.count(size, line)?;
+                return Ok(self.anchors[&id].0.clone());
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
@@ -222,7 +223,8 @@ impl<'a> Builder<'a> {
             other => return Err(err(line, format!("unexpected YAML event {other:?}"))),
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = size_of_tree(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         Ok(node)
     }

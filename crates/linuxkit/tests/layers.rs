@@ -147,6 +147,7 @@ fn special_files_xattrs_and_odd_names_are_kept() {
         ),
         E::File(long, b"long"),
         E::Raw(b"raw-\xff\xfe".to_vec(), b"bytes"),
+        E::File("raw-\u{fffd}", b"replacement char"),
         E::Symlink("abs", "../../../../etc/shadow"),
     ])])
     .unwrap();
@@ -157,11 +158,30 @@ fn special_files_xattrs_and_odd_names_are_kept() {
          d 0755 0:0 {}\n\
          f 0644 0:0 {long} \"long\" nlink=1\n\
          f 0644 0:0 ping \"elf\" nlink=1\n\
+         f 0644 0:0 raw-\u{fffd} \"replacement char\" nlink=1\n\
          f 0644 0:0 raw-\u{fffd}\u{fffd} \"bytes\" nlink=1\n\
          f 4755 1000:1001 suid \"s\" nlink=1\n",
         "l".repeat(120)
     );
     assert_eq!(got, expected);
+}
+
+#[test]
+fn symlink_targets_are_stored_exactly() {
+    // T17: targets of 60, 61 and 4095 bytes (the ext4 fast-symlink edge and PATH_MAX).
+    let t60: &'static str = Box::leak("a".repeat(60).into_boxed_str());
+    let t61: &'static str = Box::leak("b".repeat(61).into_boxed_str());
+    let t4095: &'static str = Box::leak(format!("/{}", "c/".repeat(2047)).into_boxed_str());
+    let got = flatten(&[layer(&[
+        E::Symlink("s60", t60),
+        E::Symlink("s61", t61),
+        E::Symlink("s4095", t4095),
+    ])])
+    .unwrap();
+    assert_eq!(
+        got,
+        format!("l 0777 0:0 s4095 -> {t4095}\nl 0777 0:0 s60 -> {t60}\nl 0777 0:0 s61 -> {t61}\n")
+    );
 }
 
 #[test]

@@ -193,7 +193,8 @@ impl Read for CountingReader<'_> {
 }
 
 /// Streams a tar archive into `sink`. Names are normalised (a leading `/` or `./` is dropped,
-/// `..` that escapes is an error); entries naming the root (`./`) are skipped; PAX and GNU long
+/// `..` that escapes is an error); directory entries naming the root (`./`) are skipped, other
+/// entries naming it are an error; PAX and GNU long
 /// names and `SCHILY.xattr.*` records are honoured.
 pub fn read_tar(input: impl Read, sink: &mut dyn Sink) -> Result<(), Error> {
     let mut ar = tar::Archive::new(input);
@@ -205,7 +206,9 @@ pub fn read_tar(input: impl Read, sink: &mut dyn Sink) -> Result<(), Error> {
         let raw = item.path_bytes().into_owned();
         let path = match EntryPath::from_bytes(&raw) {
             Ok(p) => p,
-            Err(PathError::Root(_)) => continue,
+            // A directory entry for the root (`./`) carries nothing a tree can hold; anything
+            // else naming the root (a `.` symlink) is refused.
+            Err(PathError::Root(_)) if item.header().entry_type().is_dir() => continue,
             Err(e) => return Err(e.into()),
         };
         let h = item.header().clone();

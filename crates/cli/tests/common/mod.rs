@@ -8,6 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[allow(unused_imports)]
+pub use evebuild_testkit::{Registry, run, sha256sum, tool};
+
 /// The time stamped into test artifacts.
 pub const EPOCH: &str = "1700000000";
 
@@ -31,9 +34,25 @@ pub struct Project {
 impl Project {
     /// Copies the example (without outputs or boot-kit files) and commits it.
     pub fn new() -> Project {
+        Self::copy(false)
+    }
+
+    /// Copies the example with its boot kit (made by scripts/boot-kit.sh, which the test
+    /// command runs) and commits it.
+    pub fn with_boot_kit() -> Project {
+        let kernel = example_source().join("pkg/kernel/kit/kernel");
+        assert!(
+            kernel.is_file(),
+            "{} is missing: run ./scripts/boot-kit.sh (./scripts/test.sh does) to make the boot kit",
+            kernel.display()
+        );
+        Self::copy(true)
+    }
+
+    fn copy(with_kit: bool) -> Project {
         let tmp = tempfile::tempdir().expect("temp dir");
         let root = tmp.path().join("eve");
-        copy_tree(&example_source(), &root);
+        copy_tree(&example_source(), &root, with_kit);
         let p = Project {
             cache: tmp.path().join("cache"),
             home: tmp.path().join("home"),
@@ -166,27 +185,9 @@ impl Run {
     }
 }
 
-/// Runs an oracle tool; a missing tool fails the test with the package to install.
-pub fn tool(name: &str, args: &[&str]) -> Output {
-    Command::new(name).args(args).output().unwrap_or_else(|e| {
-        panic!(
-            "{name} is needed by this test ({e}); run ./scripts/install-test-deps.sh \
-             (Debian package: {})",
-            package_of(name)
-        )
-    })
-}
-
 /// Runs an oracle tool that must succeed; returns its standard output.
 pub fn tool_ok(name: &str, args: &[&str]) -> String {
-    let out = tool(name, args);
-    assert!(
-        out.status.success(),
-        "{name} {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run(Command::new(tool(name, package_of(name))).args(args))
 }
 
 fn package_of(tool: &str) -> &'static str {
@@ -202,17 +203,8 @@ fn package_of(tool: &str) -> &'static str {
     }
 }
 
-/// SHA-256 of a file, by the coreutils tool (independent of evebuild's hashing).
-pub fn sha256sum(p: &Path) -> String {
-    tool_ok("sha256sum", &[p.to_str().unwrap()])
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-/// Copies a directory tree, leaving out build outputs and boot-kit files.
-pub fn copy_tree(from: &Path, to: &Path) {
+/// Copies a directory tree, leaving out build outputs and, unless `kit`, boot-kit files.
+pub fn copy_tree(from: &Path, to: &Path, kit: bool) {
     fs::create_dir_all(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
         let e = e.unwrap();
@@ -227,11 +219,11 @@ pub fn copy_tree(from: &Path, to: &Path) {
         if ft.is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(&src).unwrap(), &dst).unwrap();
         } else if ft.is_dir() {
-            if from.file_name().is_some_and(|f| f == "kit") {
+            if !kit && from.file_name().is_some_and(|f| f == "kit") {
                 continue;
             }
-            copy_tree(&src, &dst);
-        } else if !(from.ends_with("kit") && n != "README.md") {
+            copy_tree(&src, &dst, kit);
+        } else if kit || !(from.ends_with("kit") && n != "README.md") {
             fs::copy(&src, &dst).unwrap();
         }
     }

@@ -17,6 +17,7 @@ use crate::session::ArtifactReport;
 use crate::state::KeyBuilder;
 use anyhow::{Result, bail};
 use evebuild_eve::compose::ImageKind;
+use evebuild_eve::grub;
 use evebuild_ext4::{Ext4Options, Ext4Writer};
 use evebuild_linuxkit::assemble::{AssembleContext, assemble};
 use evebuild_linuxkit::source::StoreImages;
@@ -24,7 +25,7 @@ use evebuild_linuxkit::yml::{self, Config};
 use evebuild_sbom::{Cataloguer, Options as SbomOptions};
 use evebuild_squashfs::{Options as SquashOptions, RootDir, SquashfsWriter};
 use evebuild_tree::tar::TarSink;
-use evebuild_tree::{Sink, Tee};
+use evebuild_tree::{Entry, EntryPath, Sink, Tee};
 use std::path::{Path, PathBuf};
 
 /// What the rootfs step is asked to write.
@@ -167,13 +168,13 @@ impl Build<'_> {
             (false, _) => assemble_into(None, catalogue.as_mut())?,
             (true, "squash") => write_atomically(paths.image, |f| {
                 let mut sq = SquashfsWriter::new(f, squash_options(sde, cx.jobs))?;
-                assemble_into(Some(&mut sq), catalogue.as_mut())?;
+                assemble_into(Some(&mut WithCmdlineEnv(&mut sq)), catalogue.as_mut())?;
                 sq.finish()?;
                 Ok(())
             })?,
             (true, "ext4") => {
                 let mut ext4 = Ext4Writer::new(paths.image, Ext4Options::eve(sde))?;
-                assemble_into(Some(&mut ext4), catalogue.as_mut())?;
+                assemble_into(Some(&mut WithCmdlineEnv(&mut ext4)), catalogue.as_mut())?;
                 ext4.finish()?;
             }
             (true, other) => {
@@ -207,6 +208,40 @@ impl Build<'_> {
             );
         }
         Ok(())
+    }
+}
+
+/// Adds `boot/cmdline.env` — the kernel command line as a GRUB environment block — right after
+/// `boot/cmdline`, so that a stock GRUB (which has no `cat --set`) can read it with `load_env`
+/// (see `evebuild_eve::grub`). Only the filesystem images get it; rootfs.tar stays linuxkit's.
+struct WithCmdlineEnv<'a>(&'a mut dyn Sink);
+
+impl Sink for WithCmdlineEnv<'_> {
+    fn add(
+        &mut self,
+        entry: &Entry,
+        data: &mut dyn std::io::Read,
+    ) -> Result<(), evebuild_tree::Error> {
+        if entry.path.as_bytes() != b"boot/cmdline" || entry.size() > 64 * 1024 {
+            return self.0.add(entry, data);
+        }
+        let mut cmdline = Vec::new();
+        data.read_to_end(&mut cmdline)
+            .map_err(|e| evebuild_tree::Error::io("reading boot/cmdline", e))?;
+        self.0.add(entry, &mut &cmdline[..])?;
+        let text = String::from_utf8_lossy(&cmdline);
+        let env = grub::cmdline_env(&text).map_err(|e| evebuild_tree::Error::Unrepresentable {
+            path: entry.path.clone(),
+            what: format!("the kernel command line ({e})"),
+            format: "a GRUB environment block",
+        })?;
+        let path = EntryPath::new(grub::CMDLINE_ENV_PATH).expect("a valid path");
+        let env_entry = Entry::file(path, env.len() as u64, 0o644, entry.mtime);
+        self.0.add(&env_entry, &mut &env[..])
+    }
+
+    fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
+        self.0.annotate(records);
     }
 }
 

@@ -7,40 +7,16 @@
 use evebuild_linuxkit::assemble::{AssembleContext, Report, assemble};
 use evebuild_linuxkit::source::StoreImages;
 use evebuild_linuxkit::yml::Config;
-use evebuild_oci::spec::{ConfigBuilder, ImageConfigurationBuilder, RootFsBuilder};
+use evebuild_oci::spec::{
+    ConfigBuilder, ImageConfiguration, ImageConfigurationBuilder, RootFsBuilder,
+};
 use evebuild_oci::{Compression, Platform, Reference, Store};
 use evebuild_tree::tar::TarSink;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-/// Path of a required tool, or a failure naming the Debian package to install.
-pub fn tool(name: &str, package: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "{name} is not installed: apt-get install {package} (scripts/install-test-deps.sh lists it)"
-    );
-}
-
-/// Runs a command, failing with its output; returns stdout.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use evebuild_testkit::{run, tool};
 
 /// One member of a hand-made layer.
 #[derive(Clone)]
@@ -89,7 +65,13 @@ pub fn layer(entries: &[E]) -> Vec<u8> {
             }
             E::Symlink(n, t) => {
                 h.set_mode(0o777);
-                h.set_link_name(t).unwrap();
+                if t.len() > 100 {
+                    b.append_pax_extensions([("linkpath", t.as_bytes())])
+                        .unwrap();
+                    h.set_link_name(&t[..100]).unwrap();
+                } else {
+                    h.set_link_name(t).unwrap();
+                }
                 (n.as_bytes().to_vec(), &[], tar::EntryType::Symlink)
             }
             E::Link(n, t) => {
@@ -138,6 +120,41 @@ pub struct Cfg {
     pub label: Option<String>,
 }
 
+/// A linux image configuration for `arch` with the settings of `cfg`.
+pub fn image_config(arch: &str, cfg: &Cfg) -> ImageConfiguration {
+    let mut c = ConfigBuilder::default();
+    if let Some(e) = &cfg.entrypoint {
+        c = c.entrypoint(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+    if let Some(e) = &cfg.cmd {
+        c = c.cmd(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+    if let Some(e) = &cfg.env {
+        c = c.env(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+    if let Some(w) = cfg.workdir {
+        c = c.working_dir(w.to_string());
+    }
+    if let Some(l) = &cfg.label {
+        c = c.labels(HashMap::from([(
+            "org.mobyproject.config".to_string(),
+            l.clone(),
+        )]));
+    }
+    let rootfs = RootFsBuilder::default()
+        .typ("layers")
+        .diff_ids(Vec::<String>::new())
+        .build()
+        .unwrap();
+    ImageConfigurationBuilder::default()
+        .architecture(arch)
+        .os("linux")
+        .config(c.build().unwrap())
+        .rootfs(rootfs)
+        .build()
+        .unwrap()
+}
+
 /// A temporary store with images in it.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
@@ -157,39 +174,10 @@ impl Fixture {
             .iter()
             .map(|l| self.store.write_layer(&l[..], Compression::Gzip).unwrap())
             .collect();
-        let mut c = ConfigBuilder::default();
-        if let Some(e) = &cfg.entrypoint {
-            c = c.entrypoint(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        }
-        if let Some(e) = &cfg.cmd {
-            c = c.cmd(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        }
-        if let Some(e) = &cfg.env {
-            c = c.env(e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        }
-        if let Some(w) = cfg.workdir {
-            c = c.working_dir(w.to_string());
-        }
-        if let Some(l) = &cfg.label {
-            c = c.labels(HashMap::from([(
-                "org.mobyproject.config".to_string(),
-                l.clone(),
-            )]));
-        }
-        let config = ImageConfigurationBuilder::default()
-            .architecture("amd64")
-            .os("linux")
-            .config(c.build().unwrap())
-            .rootfs(
-                RootFsBuilder::default()
-                    .typ("layers")
-                    .diff_ids(Vec::<String>::new())
-                    .build()
-                    .unwrap(),
-            )
-            .build()
+        let d = self
+            .store
+            .write_image(&image_config("amd64", &cfg), &written)
             .unwrap();
-        let d = self.store.write_image(&config, &written).unwrap();
         let r = Reference::parse(name).unwrap();
         self.store.tag(&r, d).unwrap();
     }

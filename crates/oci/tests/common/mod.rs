@@ -3,45 +3,17 @@
 //! `docker-registry`, CNCF distribution) on 127.0.0.1 with a free port.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+#[allow(unused_imports)]
+pub use evebuild_testkit::{Registry, free_port, run, tool};
 
 mod noise;
 pub use noise::noise;
 
 use evebuild_oci::spec::{ConfigBuilder, Descriptor, ImageConfigurationBuilder, RootFsBuilder};
 use evebuild_oci::{Compression, Platform, Reference, Store};
-
-/// Path of a required tool, or a failure naming the Debian package to install.
-pub fn tool(name: &str, package: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "{name} is not installed: apt-get install {package} (scripts/install-test-deps.sh lists it)"
-    );
-}
-
-/// Runs a command, failing with its output when it fails; returns stdout.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A deterministic tar with the given regular files (mode 0644, mtime 0).
 pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -131,93 +103,6 @@ pub fn write_multiarch(
     let idx = store.write_index(manifests).unwrap();
     store.tag(name, idx.clone()).unwrap();
     idx
-}
-
-/// A running `docker-registry` on 127.0.0.1; killed on drop.
-pub struct Registry {
-    child: Child,
-    /// `127.0.0.1:<port>`.
-    pub addr: String,
-    /// Its storage directory.
-    pub storage: tempfile::TempDir,
-    _config: tempfile::TempDir,
-}
-
-impl Registry {
-    /// Starts a registry with a private storage directory and no authentication.
-    pub fn start() -> Registry {
-        let bin = tool("docker-registry", "docker-registry");
-        let storage = tempfile::tempdir().unwrap();
-        let config = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let cfg = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-            storage.path().display()
-        );
-        let cfg_path = config.path().join("config.yml");
-        std::fs::write(&cfg_path, cfg).unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&cfg_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting docker-registry");
-        let reg = Registry {
-            child,
-            addr,
-            storage,
-            _config: config,
-        };
-        reg.wait_ready();
-        reg
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(&self.addr) {
-                let _ = write!(s, "GET /v2/ HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr);
-                let mut resp = String::new();
-                let _ = s.read_to_string(&mut resp);
-                if resp.starts_with("HTTP/1.") && resp.contains(" 200 ") {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "docker-registry did not answer on {} within 20 s",
-            self.addr
-        );
-    }
-
-    /// The blob files the registry holds (`…/blobs/sha256/xx/<hex>/data`).
-    pub fn blob_data_path(&self, hex: &str) -> PathBuf {
-        self.storage
-            .path()
-            .join("docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A TCP port free right now on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Names of the blobs in a store.
