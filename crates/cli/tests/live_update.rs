@@ -6,11 +6,15 @@ mod common;
 
 use common::*;
 use std::path::Path;
+use std::process::Command;
 
 const VERSION: &str = "0.0.0-lu";
 
 fn check_clean(image: &Path) {
-    let out = tool("qemu-img", &["check", image.to_str().unwrap()]);
+    let out = Command::new(tool("qemu-img", "qemu-utils"))
+        .args(["check", image.to_str().unwrap()])
+        .output()
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -25,18 +29,11 @@ fn check_clean(image: &Path) {
 }
 
 fn compare(a: &Path, b: &Path) {
-    let out = tool(
-        "qemu-img",
-        &[
-            "compare",
-            "-f",
-            "qcow2",
-            "-F",
-            "qcow2",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-        ],
-    );
+    let out = Command::new(tool("qemu-img", "qemu-utils"))
+        .args(["compare", "-f", "qcow2", "-F", "qcow2"])
+        .args([a, b])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "qemu-img compare {} {}:\n{}{}",
