@@ -3,7 +3,9 @@
 //! machine's umoci, built by Debian's Go toolchain) and a kernel with a boot header. The
 //! document is checked by `pyspdxtools` (spdx-tools, the SPDX reference validator) and read
 //! back for the packages and PURLs each part must yield; it is the same bytes in another
-//! output directory and whether made alone or in the pass that writes rootfs.img.
+//! output directory and whether made alone or in the pass that writes rootfs.img. syft (the
+//! cataloguer behind EVE's SBOM), run on the extracted rootfs.img, finds the same apk and Go
+//! packages.
 
 mod common;
 
@@ -151,4 +153,54 @@ fn sbom_is_valid_deterministic_and_complete() {
         assert!(contains(image, package), "{image} should contain {package}");
     }
     assert!(!contains("eve-dom0-ztools", "grub-efi"));
+
+    // syft, on the rootfs extracted from rootfs.img, finds the same apk and Go packages.
+    let root = p.tmp.path().join("extracted");
+    let image = other.join("amd64").join(VERSION).join("installer/rootfs.img");
+    tool_ok(
+        "unsquashfs",
+        &[
+            "-q",
+            "-n",
+            "-d",
+            root.to_str().unwrap(),
+            image.to_str().unwrap(),
+        ],
+    );
+    let syft = evebuild_sbom::validate::venv_tool("SYFT", "syft").unwrap_or_else(|e| panic!("{e}"));
+    let found = common::run(
+        std::process::Command::new(syft)
+            .args(["-q", "-o", "json"])
+            .arg(format!("dir:{}", root.display())),
+    );
+    let found: serde_json::Value = serde_json::from_str(&found).unwrap();
+    let mut theirs: Vec<(String, String)> = found["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "apk" || a["type"] == "go-module")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut ours: Vec<(String, String)> = packages
+        .iter()
+        .filter_map(|p| {
+            let id = p["SPDXID"].as_str().unwrap();
+            let ty = if id.starts_with("SPDXRef-Package-apk-") {
+                "apk"
+            } else if id.starts_with("SPDXRef-Package-go-module-") {
+                "go-module"
+            } else {
+                return None;
+            };
+            Some((p["name"].as_str().unwrap().to_string(), ty.to_string()))
+        })
+        .collect();
+    theirs.sort();
+    ours.sort();
+    assert_eq!(ours, theirs, "evebuild's packages against syft's");
 }

@@ -175,9 +175,21 @@ pub fn try_update(
     clusters.sort_unstable();
     clusters.dedup();
     let mut want = vec![0u8; CLUSTER as usize];
+    // Holes of the new disk (sparse rootfs.img, unwritten ESP) read as zeros without reading.
+    let data = disk.data_ranges()?;
     for c in clusters {
         stats.examined += 1;
-        disk.read_at(c * CLUSTER, &mut want)?;
+        let range = c * CLUSTER..(c + 1) * CLUSTER;
+        let at = data.partition_point(|r| r.end <= range.start);
+        let hole = data.get(at).is_none_or(|r| r.start >= range.end);
+        if hole {
+            if qcow.is_unallocated(c)? {
+                continue;
+            }
+            want.fill(0);
+        } else {
+            disk.read_at(c * CLUSTER, &mut want)?;
+        }
         let have = qcow.read_cluster(c)?;
         if have == want {
             continue;
@@ -340,6 +352,12 @@ impl Qcow2 {
             (end - offset) as usize,
             offset / CLUSTER..end.div_ceil(CLUSTER),
         )
+    }
+
+    /// True when the guest cluster has no data (reads as zeros without being stored).
+    fn is_unallocated(&mut self, cluster: u64) -> Result<bool> {
+        let entry = self.l2_entry(cluster)?;
+        Ok(entry & OFLAG_COMPRESSED == 0 && (entry & OFFSET_MASK == 0 || entry & OFLAG_ZERO != 0))
     }
 
     /// The guest cluster's current contents.
