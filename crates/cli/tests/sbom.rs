@@ -156,7 +156,10 @@ fn sbom_is_valid_deterministic_and_complete() {
 
     // syft, on the rootfs extracted from rootfs.img, finds the same apk and Go packages.
     let root = p.tmp.path().join("extracted");
-    let image = other.join("amd64").join(VERSION).join("installer/rootfs.img");
+    let image = other
+        .join("amd64")
+        .join(VERSION)
+        .join("installer/rootfs.img");
     tool_ok(
         "unsquashfs",
         &[
