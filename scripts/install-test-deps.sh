@@ -20,7 +20,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  squashfs-tools e2fsprogs dosfstools mtools gdisk fdisk xorriso \
+  squashfs-tools e2fsprogs dosfstools mtools gdisk fdisk xorriso genisoimage \
   grub-efi-amd64-bin grub-common ovmf busybox-static cpio \
   skopeo umoci docker-registry buildah erofs-utils attr xz-utils zstd \
   libarchive-tools hyperfine swtpm swtpm-tools git >/dev/null

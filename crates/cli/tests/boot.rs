@@ -80,3 +80,28 @@ fn a_rootfs_without_the_checked_files_entry_fails_the_boot_check() {
         "{log}"
     );
 }
+
+#[test]
+fn installer_raw_and_iso_boot_to_the_installer_marker() {
+    let p = Project::with_boot_kit();
+    p.run(&["ROOTFS_VERSION=0.0.0-test", "installer", "installer-iso"]);
+    let dist = p.dist("0.0.0-test");
+    for image in ["installer.raw", "installer.iso"] {
+        let r = Run {
+            out: p
+                .evebuild()
+                .args(["verify-boot", "--accel", "tcg", "--timeout", "150"])
+                .args(["--expect", "^EVEBUILD-BOOT-OK installer "])
+                .arg(dist.join(image))
+                .output()
+                .unwrap(),
+        };
+        assert!(r.ok(), "{image}:\n{}", r.text());
+        assert!(
+            r.stdout()
+                .contains("EVEBUILD-BOOT-OK installer 0.0.0-test-kvm-amd64"),
+            "{}",
+            r.text()
+        );
+    }
+}

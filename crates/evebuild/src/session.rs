@@ -162,15 +162,22 @@ fn build_goal(b: &mut Build<'_>, target: &Target) -> Result<()> {
             let refs = b.ensure_packages(&[("", req)])?;
             b.summary.printed.extend(refs);
         }
+        Target::Installer(format) => {
+            b.installer(*format)?;
+            b.current()?;
+        }
+        Target::InstallerTar => {
+            b.installer_img(crate::steps::installer::InstallerOutputs { tar: true })?;
+        }
+        Target::InstallerImg => {
+            b.installer_img(Default::default())?;
+        }
         Target::Pkgs => b.all_packages()?,
         Target::Sbom => {
             b.rootfs(RootfsOutputs {
                 sbom: true,
                 ..Default::default()
             })?;
-        }
-        Target::Installer(_) => {
-            bail!("target `{target}` is not available in this version of evebuild yet")
         }
     }
     Ok(())

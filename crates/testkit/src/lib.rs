@@ -54,3 +54,17 @@ pub fn sha256sum(p: &Path) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// The EVE test data (`shared/eve`: EVE's templates and golden outputs): `$EVEBUILD_EVE_TESTDATA`,
+/// else `shared/eve` beside the checkout.
+pub fn eve_testdata() -> PathBuf {
+    let dir = std::env::var_os("EVEBUILD_EVE_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eve"));
+    assert!(
+        dir.join("golden").is_dir(),
+        "EVE test data not found at {}: set EVEBUILD_EVE_TESTDATA to the shared/eve directory",
+        dir.display()
+    );
+    dir
+}

@@ -194,7 +194,8 @@ fn package_of(tool: &str) -> &'static str {
     match tool {
         "unsquashfs" | "mksquashfs" => "squashfs-tools",
         "fsck.fat" | "mkfs.vfat" => "dosfstools",
-        "mdir" | "mtype" | "mcopy" => "mtools",
+        "mdir" | "mtype" | "mcopy" | "minfo" => "mtools",
+        "bsdtar" => "libarchive-tools",
         "sgdisk" => "gdisk",
         "qemu-img" => "qemu-utils",
         "xorriso" => "xorriso",

@@ -3,13 +3,14 @@
 //! into `rootfs-<platform>.tar` in the same pass. Nothing is extracted to disk.
 //!
 //! The SBOM (`installer/rootfs-<platform>.spdx.json`, EVE's `sbom` target) is catalogued in
-//! the same pass by a third branch of the tee ([`evebuild_sbom::Cataloguer`]); it is keyed like
+//! the same pass by another branch of the tee ([`evebuild_sbom::Cataloguer`]); it is keyed like
 //! the rootfs, and when only some outputs are stale only those are written (asking for the SBOM
 //! of an up-to-date rootfs.img assembles once more into the cataloguer alone). It is not put
 //! into the rootfs itself (see the evebuild-sbom crate for why).
 //!
 //! `files:` `source:` paths are relative to `installer/`, as in EVE (makerootfs.sh runs
-//! linuxkit there), where `eve_version` and `eve_platform` are written first.
+//! linuxkit there), where `eve_version`, `eve_platform` and the tree's `pkg/eve/installer/*`
+//! (`etc_issue` …) are put first.
 
 use super::Build;
 use crate::artifact::{write_atomically, write_bytes, write_if_changed};
@@ -67,24 +68,9 @@ impl Build<'_> {
             &cx.installer_dir.join("eve_platform"),
             cx.knobs.eve_platform_file().as_bytes(),
         )?;
+        self.installer_dir_files()?;
 
-        let mut key = KeyBuilder::new("rootfs");
-        key.add("yml", &yml.text)
-            .add("format", &cx.knobs.rootfs_format)
-            .add("epoch", cx.source_date_epoch.to_string());
-        let mut digests = std::collections::BTreeMap::new();
-        for reference in image_refs(&config) {
-            let image = self.ensure_image(&reference)?;
-            let digest = image.manifest_descriptor.digest().to_string();
-            key.add("image", &reference).add("manifest", &digest);
-            digests.insert(reference, digest);
-        }
-        for f in config.files.iter().flatten() {
-            if !f.source.is_empty() {
-                let p = yml::source_path(&f.source, &cx.installer_dir, home().as_deref());
-                key.add_file("source", &p)?;
-            }
-        }
+        let key = self.assembly_key("rootfs", &yml.text, &config, &[])?;
         let image_path = cx.installer_dir.join("rootfs.img");
         let tar_path = cx
             .build_dir
@@ -101,7 +87,6 @@ impl Build<'_> {
             outputs.push(("sbom", sbom_path.clone()));
         }
         let mut reports = Vec::new();
-        let key = key.finish();
         // The outputs come from one assembly: the stale ones are written together.
         let is_stale = |p: &Path| cx.force || !self.state.is_fresh(p, &key);
         let stale = RootfsOutputs {
@@ -111,12 +96,7 @@ impl Build<'_> {
         };
         if stale.image || stale.tar || stale.sbom {
             self.progress.start("rootfs", None);
-            let paths = OutputPaths {
-                image: &image_path,
-                tar: &tar_path,
-                sbom: &sbom_path,
-            };
-            self.write_rootfs(&config, stale, &paths, digests)?;
+            self.write_rootfs(&config, stale, &image_path, &tar_path, None)?;
             self.progress
                 .finish("rootfs", crate::progress::Outcome::Built);
         }
@@ -135,12 +115,57 @@ impl Build<'_> {
         Ok(reports)
     }
 
-    fn write_rootfs(
+    /// `installer/rootfs.img` alone.
+    pub fn rootfs_img(&mut self) -> Result<ArtifactReport> {
+        let want = RootfsOutputs {
+            image: true,
+            ..Default::default()
+        };
+        Ok(self.rootfs(want)?.remove(0))
+    }
+
+    /// The key of an assembly of `config` (resolved from `yml_text`): the yml, the format, the
+    /// time, every image's manifest and every `files:` source. `known` gives the SHA-256 of
+    /// sources that are artifacts of this build, so they are not read again.
+    pub(crate) fn assembly_key(
+        &mut self,
+        name: &str,
+        yml_text: &str,
+        config: &Config,
+        known: &[(PathBuf, String)],
+    ) -> Result<String> {
+        let cx = self.cx;
+        let mut key = KeyBuilder::new(name);
+        key.add("yml", yml_text)
+            .add("format", &cx.knobs.rootfs_format)
+            .add("epoch", cx.source_date_epoch.to_string());
+        for reference in image_refs(config) {
+            let image = self.ensure_image(&reference)?;
+            key.add("image", &reference)
+                .add("manifest", image.manifest_descriptor.digest().to_string());
+        }
+        for f in config.files.iter().flatten() {
+            if !f.source.is_empty() {
+                let p = yml::source_path(&f.source, &cx.installer_dir, home().as_deref());
+                match known.iter().find(|(k, _)| *k == p) {
+                    Some((_, sha)) => key.add("source", sha),
+                    None => key.add_file("source", &p)?,
+                };
+            }
+        }
+        Ok(key.finish())
+    }
+
+    /// Assembles `config` into the image `image_path` (ROOTFS_FORMAT) and/or the tar
+    /// `tar_path`, and the SBOM, as `want` says, in one pass; `also` gets what the image gets
+    /// (only what it [wants](Sink::wants); nothing when no image is written).
+    pub(crate) fn write_rootfs(
         &self,
         config: &Config,
         want: RootfsOutputs,
-        paths: &OutputPaths<'_>,
-        image_digests: std::collections::BTreeMap<String, String>,
+        image_path: &Path,
+        tar_path: &Path,
+        mut also: Option<&mut dyn Sink>,
     ) -> Result<()> {
         let cx = self.cx;
         let images = StoreImages {
@@ -153,28 +178,41 @@ impl Build<'_> {
             home_dir: home(),
         };
         let mut catalogue = want.sbom.then(Cataloguer::new);
-        // One assembly feeds every stale output: the tar, the image and the cataloguer.
+        // One assembly feeds every output: the tar, the image (and `also`), the cataloguer.
         let assemble_into = |image: Option<&mut dyn Sink>, catalogue: Option<&mut Cataloguer>| {
             assemble_all(
                 config,
                 &actx,
-                want.tar.then_some(paths.tar),
+                want.tar.then_some(tar_path),
                 image,
                 catalogue,
             )
         };
+        // What goes into the image goes to `also` too (cmdline.env included).
+        let with_also = |img: &mut dyn Sink,
+                         also: Option<&mut dyn Sink>,
+                         catalogue: Option<&mut Cataloguer>|
+         -> Result<()> {
+            match also {
+                Some(also) => assemble_into(
+                    Some(&mut WithCmdlineEnv(&mut Tee::new(img, also))),
+                    catalogue,
+                ),
+                None => assemble_into(Some(&mut WithCmdlineEnv(img)), catalogue),
+            }
+        };
         let sde = cx.source_date_epoch;
         match (want.image, cx.knobs.rootfs_format.as_str()) {
             (false, _) => assemble_into(None, catalogue.as_mut())?,
-            (true, "squash") => write_atomically(paths.image, |f| {
+            (true, "squash") => write_atomically(image_path, |f| {
                 let mut sq = SquashfsWriter::new(f, squash_options(sde, cx.jobs))?;
-                assemble_into(Some(&mut WithCmdlineEnv(&mut sq)), catalogue.as_mut())?;
+                with_also(&mut sq, also.take(), catalogue.as_mut())?;
                 sq.finish()?;
                 Ok(())
             })?,
             (true, "ext4") => {
-                let mut ext4 = Ext4Writer::new(paths.image, Ext4Options::eve(sde))?;
-                assemble_into(Some(&mut WithCmdlineEnv(&mut ext4)), catalogue.as_mut())?;
+                let mut ext4 = Ext4Writer::new(image_path, Ext4Options::eve(sde))?;
+                with_also(&mut ext4, also.take(), catalogue.as_mut())?;
                 ext4.finish()?;
             }
             (true, other) => {
@@ -187,9 +225,16 @@ impl Build<'_> {
                 &cx.full_version,
                 sde,
             );
-            opts.image_digests = image_digests;
+            for reference in image_refs(config) {
+                let digest = self
+                    .ensure_image(&reference)?
+                    .manifest_descriptor
+                    .digest()
+                    .to_string();
+                opts.image_digests.insert(reference, digest);
+            }
             opts.arch = cx.knobs.zarch.clone();
-            write_bytes(paths.sbom, &c.finish(&opts).to_json())?;
+            write_bytes(&sbom_path(cx), &c.finish(&opts).to_json())?;
         }
         Ok(())
     }
@@ -260,13 +305,6 @@ fn squash_options(sde: i64, threads: usize) -> SquashOptions {
         threads,
         ..Default::default()
     }
-}
-
-/// Where each rootfs output goes.
-struct OutputPaths<'a> {
-    image: &'a Path,
-    tar: &'a Path,
-    sbom: &'a Path,
 }
 
 /// `installer/rootfs-<platform>.spdx.json`, EVE's `$(SBOM)`.
