@@ -163,7 +163,10 @@ impl<'a> Plan<'a> {
         }
         for (i, v) in config.volumes.iter().flatten().enumerate() {
             if !v.image.is_empty() && v.format != "oci" {
-                jobs.push((yml::expand_reference(&v.image), format!("volume[{i}]")));
+                jobs.push((
+                    evebuild_oci::reference_expand(&v.image),
+                    format!("volume[{i}]"),
+                ));
             }
         }
         let mut seen = HashSet::new();
@@ -544,7 +547,7 @@ fn init(plan: &mut Plan<'_>, config: &Config) -> Result<(), AssembleError> {
 fn volumes(plan: &mut Plan<'_>, config: &Config) -> Result<(), AssembleError> {
     for (i, v) in config.volumes.iter().flatten().enumerate() {
         let loc = format!("volume[{i}]");
-        let reference = (!v.image.is_empty()).then(|| yml::expand_reference(&v.image));
+        let reference = (!v.image.is_empty()).then(|| evebuild_oci::reference_expand(&v.image));
         let origin = plan.origin(reference.as_deref().unwrap_or("empty"), &loc);
         let base = path(VOLUMES_DIR)
             .join(&v.name)

@@ -20,6 +20,7 @@
 //! Left out: merging several ymls (`AppendConfig`); EVE composes one yml first.
 
 use crate::yamlv3::{self, Node, Value};
+use evebuild_oci::reference_expand;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -284,19 +285,6 @@ pub struct Volume {
 pub trait PackageTags {
     /// The package's full tag, or why it cannot be computed.
     fn full_tag(&self, pkg_dir: &Path) -> Result<String, String>;
-}
-
-/// linuxkit's `ReferenceExpand`: `redis` → `docker.io/library/redis`, `foo/bar` →
-/// `docker.io/foo/bar`; no `:latest` is added.
-pub fn expand_reference(r: &str) -> String {
-    let parts: Vec<&str> = r.split('/').collect();
-    match parts.len() {
-        1 => format!("docker.io/library/{r}"),
-        2 if !parts[0].contains('.') && !parts[0].contains(':') && parts[0] != "localhost" => {
-            format!("docker.io/{r}")
-        }
-        _ => r.to_string(),
-    }
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -706,7 +694,7 @@ impl Decoder<'_> {
                     if s.is_empty() {
                         s
                     } else {
-                        expand_reference(&s)
+                        reference_expand(&s)
                     }
                 })?,
                 cmdline: self.string(&k, "cmdline")?,
@@ -722,7 +710,7 @@ impl Decoder<'_> {
         }
         c.init = self
             .strings(&o, "init")?
-            .map(|v| v.iter().map(|s| expand_reference(s)).collect());
+            .map(|v| v.iter().map(|s| reference_expand(s)).collect());
         for (section, slot) in [
             ("onboot", &mut c.onboot),
             ("onshutdown", &mut c.onshutdown),
@@ -805,7 +793,7 @@ impl Decoder<'_> {
         }
         Ok(Container {
             name: self.string(&o, "name")?,
-            image: expand_reference(&self.string(&o, "image")?),
+            image: reference_expand(&self.string(&o, "image")?),
             config: self.image_config(&o)?,
         })
     }

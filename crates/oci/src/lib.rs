@@ -64,7 +64,7 @@ pub use maintain::{Damage, GcReport, ListEntry, VerifyReport};
 pub use platform::Platform;
 pub use pull::{BlobState, Progress, ProgressFn, PullOptions, pull};
 pub use push::{PushOptions, push};
-pub use reference::Reference;
+pub use reference::{Reference, reference_expand};
 pub use store::{BlobWriter, CACHE_ENV, Store, canonical_json, ref_name};
 
 /// The `oci-spec` image types this crate's API speaks (re-exported so callers need not depend on
