@@ -3,8 +3,8 @@
 //! against the table below, written from the seed BUILD.md and make-raw of that era. Every
 //! written image must pass `sgdisk -v`.
 //!
-//! The EVE test data directory (shared/eve) is found through `EVEBUILD_EVE_TESTDATA`, or next
-//! to the repository checkout.
+//! The EVE reference directory is `EVE_REFERENCE_DIR`, else `<workspace>/../shared/eve`; the
+//! tests fail (never skip) when neither exists.
 
 use evebuild_disk::{Layout, raw};
 use evebuild_eve::partitions::{
@@ -18,12 +18,12 @@ const KIB: u64 = 1024;
 const MIB: u64 = 1 << 20;
 
 fn testdata() -> PathBuf {
-    let dir = std::env::var_os("EVEBUILD_EVE_TESTDATA")
+    let dir = std::env::var_os("EVE_REFERENCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eve"));
     assert!(
         dir.join("golden/make-raw").is_dir(),
-        "EVE test data not found at {}: set EVEBUILD_EVE_TESTDATA to the shared/eve directory",
+        "EVE reference data not found at {}: set EVE_REFERENCE_DIR to the shared `eve` directory",
         dir.display()
     );
     dir
