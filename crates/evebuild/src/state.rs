@@ -138,12 +138,8 @@ impl State {
     }
 
     fn save(&self) -> io::Result<()> {
-        let dir = self.file.parent().expect("state file has a parent");
-        fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(&serde_json::to_vec_pretty(&self.records)?)?;
-        tmp.persist(&self.file).map_err(|e| e.error)?;
-        Ok(())
+        let json = serde_json::to_vec_pretty(&self.records)?;
+        evebuild_tree::output::write_atomically(&self.file, |f| f.write_all(&json))
     }
 }
 

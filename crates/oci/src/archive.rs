@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufReader, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, MediaType};
 use serde::Deserialize;
@@ -594,31 +594,5 @@ pub fn export_docker_archive(
         &manifest_bytes[..],
     )?;
     tar.finish()?;
-    Ok(())
-}
-
-/// Writes an archive to `path` through a temporary file in its directory, renamed when complete.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> Result<()>,
-) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp.")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("creating a temporary file", dir, e))?;
-    {
-        let mut buf = io::BufWriter::with_capacity(1 << 18, tmp.as_file_mut());
-        write(&mut buf)?;
-        buf.flush().map_err(|e| Error::io("writing", path, e))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("syncing", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("renaming into place", PathBuf::from(path), e.error))?;
     Ok(())
 }

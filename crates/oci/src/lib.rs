@@ -48,7 +48,6 @@ mod store;
 
 pub use archive::{
     Selection, export_docker_archive, export_oci_archive, import_archive, import_archive_from,
-    write_atomically,
 };
 pub use client::{ClientOptions, FetchedManifest, RegistryClient};
 pub use credentials::{Credential, Keychain};

@@ -8,6 +8,9 @@ use std::process::Command;
 
 use common::*;
 use evebuild_oci::{Damage, Platform, Reference, Selection, Store};
+use evebuild_tree::output::write_atomically;
+
+type AnyResult = Result<(), Box<dyn std::error::Error>>;
 
 fn tar_paths(bytes: &[u8]) -> BTreeSet<String> {
     let mut ar = tar::Archive::new(bytes);
@@ -100,10 +103,11 @@ fn docker_and_oci_archives_round_trip_through_skopeo() {
     // Our OCI archive of the whole index is read by skopeo under the full name, and imports
     // back with the same digests.
     let oci_tar = work.path().join("oci.tar");
-    let top = evebuild_oci::write_atomically(&oci_tar, |w| {
-        evebuild_oci::export_oci_archive(&src, &name, &Selection::All, w).map(|_| ())
-    });
-    top.unwrap();
+    write_atomically(&oci_tar, |f| -> AnyResult {
+        evebuild_oci::export_oci_archive(&src, &name, &Selection::All, f)?;
+        Ok(())
+    })
+    .unwrap();
     let out = run(Command::new(&skopeo).args([
         "inspect",
         "--override-arch",
@@ -150,8 +154,13 @@ fn docker_and_oci_archives_round_trip_through_skopeo() {
 
     // Docker archive export: skopeo reads it and sees our config.
     let out_docker = work.path().join("out-docker.tar");
-    evebuild_oci::write_atomically(&out_docker, |w| {
-        evebuild_oci::export_docker_archive(&src, &name, &Platform::linux("amd64"), w)
+    write_atomically(&out_docker, |f| -> AnyResult {
+        Ok(evebuild_oci::export_docker_archive(
+            &src,
+            &name,
+            &Platform::linux("amd64"),
+            f,
+        )?)
     })
     .unwrap();
     let out = run(Command::new(&skopeo).args([

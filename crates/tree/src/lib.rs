@@ -16,7 +16,10 @@
 //! Producers here: [`MemTree`] (built in memory, replayed in byte order), [`walk_dir`] (a host
 //! directory) and [`tar::read_tar`] (a tar stream). Sinks here: [`tar::TarSink`]. The format
 //! crates (squashfs, ext4, fat) provide the others.
+//!
+//! Whatever is written from a stream lands in its file through [`output::write_atomically`].
 
+pub mod output;
 pub mod tar;
 
 mod tee;
