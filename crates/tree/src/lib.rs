@@ -87,6 +87,9 @@ impl Kind {
     }
 }
 
+/// Extended attributes as (name, value) pairs.
+pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// One filesystem object: its path, kind and metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -103,7 +106,7 @@ pub struct Entry {
     /// Modification time, seconds since the Unix epoch.
     pub mtime: i64,
     /// Extended attributes (`security.capability` …), sorted by name.
-    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    pub xattrs: Xattrs,
 }
 
 impl Entry {
