@@ -12,7 +12,7 @@
 //! label key-for-key as given, without linuxkit's renaming of its nested fields.
 
 use crate::yaml::{
-    DecodeError, Node, NodeKind, Resolved, decode_bool, decode_int, decode_seq, decode_string,
+    DecodeError, Node, NodeKind, Value, decode_bool, decode_int, decode_seq, decode_string,
     decode_string_map, decode_strings, decode_struct,
 };
 
@@ -341,12 +341,12 @@ fn set_plain(field: &mut String, value: Option<String>) {
 }
 
 fn id(node: &Node, field: &str) -> Result<Option<Id>, DecodeError> {
-    match node.as_scalar().map(|s| s.resolve()) {
-        Some(Resolved::Null) => Ok(None),
-        Some(Resolved::Int(i)) => i64::try_from(i)
+    match node.value() {
+        Value::Null => Ok(None),
+        Value::Int(i) => i64::try_from(i)
             .map(|i| Some(Id::Num(i)))
             .map_err(|_| DecodeError::at(node, format!("`{field}` is out of range"))),
-        Some(Resolved::Str(s)) => Ok(Some(Id::Name(s.to_string()))),
+        Value::Str(s) | Value::Timestamp(s) => Ok(Some(Id::Name(s.to_string()))),
         _ => Err(DecodeError::at(
             node,
             format!(
@@ -646,12 +646,13 @@ fn o_opt_str(o: &mut GoObject, key: &str, v: &Option<String>) {
 fn node_json(node: &Node) -> String {
     match &node.kind {
         NodeKind::Scalar(s) => match s.resolve() {
-            Resolved::Null => "null".into(),
-            Resolved::Bool(b) => b.to_string(),
-            Resolved::Int(i) => i.to_string(),
-            Resolved::Float(f) if f.is_finite() => format!("{f}"),
-            Resolved::Float(_) => "null".into(),
-            Resolved::Str(t) => go_string(t),
+            Value::Null => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) if f.is_finite() => format!("{f}"),
+            Value::Float(_) => "null".into(),
+            Value::Str(t) | Value::Timestamp(t) => go_string(t),
+            Value::Seq(_) | Value::Map(_) => unreachable!("a scalar resolves to a scalar"),
         },
         NodeKind::Seq(items) => array(items, node_json),
         NodeKind::Map(entries) => {

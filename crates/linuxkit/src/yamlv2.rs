@@ -18,7 +18,7 @@
 //! Left out: anchors, tags, flow collections with content and non-UTF-8 data (`!!binary`);
 //! a config never produces them.
 
-use crate::yamlv3;
+use crate::yaml;
 
 /// A value to marshal, shaped like what yaml.v2 sees after reflection.
 #[derive(Debug, Clone, PartialEq)]
@@ -626,14 +626,10 @@ fn analyze(value: &str) -> Analysis {
 
 /// yaml.v2's `stringv` test: would the text read back as a string if written plain?
 fn resolves_plain_to_string(s: &str) -> bool {
-    const YAML11: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off",
-        "OFF", "<<",
-    ];
-    if YAML11.contains(&s) || is_base60_float(s) {
+    if yaml::yaml11_bool(s).is_some() || s == "<<" || is_base60_float(s) {
         return false;
     }
-    matches!(yamlv3::resolve_plain(s), yamlv3::Value::Str(_))
+    matches!(yaml::resolve_plain(s), yaml::Value::Str(_))
 }
 
 /// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.

@@ -1,7 +1,7 @@
 //! The linuxkit yml schema: parsing, validation and `@pkg:` templates.
 //!
 //! [`Config::parse`] does what linuxkit's `moby.NewConfig` does: it reads the YAML (yaml.v3
-//! rules, see [`crate::yamlv3`]), checks it against linuxkit's JSON schema (every object is
+//! rules, see [`crate::yaml::parse_value`]), checks it against linuxkit's JSON schema (every object is
 //! closed: an unknown key is an error, reported with the key, where it is and its line; types
 //! are checked as JSON schema checks them, so `readonly: yes` or an unquoted `mode: 0644` are
 //! errors as in linuxkit), applies `@pkg:` templates when asked, then decodes the typed
@@ -19,7 +19,7 @@
 //!
 //! Left out: merging several ymls (`AppendConfig`); EVE composes one yml first.
 
-use crate::yamlv3::{self, Node, Value};
+use crate::yaml::{self, Node, NodeKind, Style, Value};
 use evebuild_oci::reference_expand;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ pub enum YmlError {
         /// The yml's name.
         file: String,
         /// What the YAML reader said.
-        source: yamlv3::YamlError,
+        source: yaml::YamlError,
     },
     /// YAML that does not fit linuxkit's schema or rules.
     #[error("{file}:{line}: {message}")]
@@ -420,7 +420,7 @@ impl Config {
         file_name: &str,
         templates: Option<(&Path, &dyn PackageTags)>,
     ) -> Result<Config, YmlError> {
-        let mut root = yamlv3::parse(text).map_err(|source| YmlError::Yaml {
+        let mut root = yaml::parse_value(text).map_err(|source| YmlError::Yaml {
             file: file_name.to_string(),
             source,
         })?;
@@ -460,19 +460,16 @@ impl ImageConfig {
     /// refused, as linuxkit refuses them.
     pub fn parse_label(text: &str, image: &str) -> Result<ImageConfig, YmlError> {
         let file = format!("label org.mobyproject.config of {image}");
-        let root = yamlv3::parse(text).map_err(|source| YmlError::Yaml {
+        let root = yaml::parse_value(text).map_err(|source| YmlError::Yaml {
             file: file.clone(),
             source,
         })?;
         let d = Decoder { file: &file };
-        let Value::Map(pairs) = &root.value else {
+        let Value::Map(pairs) = root.value() else {
             return Err(d.invalid(root.line, "the label is not an object"));
         };
         for key in ["name", "image"] {
-            if let Some((k, _)) = pairs
-                .iter()
-                .find(|(k, _)| k.value == Value::Str(key.into()))
-            {
+            if let Some((k, _)) = pairs.iter().find(|(k, _)| k.value() == Value::Str(key)) {
                 return Err(d.invalid(k.line, format!("{key} cannot be set in metadata label")));
             }
         }
@@ -482,19 +479,26 @@ impl ImageConfig {
 }
 
 fn apply_templates(node: &mut Node, dir: &Path, tags: &dyn PackageTags) {
-    match &mut node.value {
-        Value::Str(s) if s.starts_with('@') => {
-            *s = match s.strip_prefix("@pkg:") {
-                Some(pkg) => tags.full_tag(&dir.join(pkg)).unwrap_or_else(|_| s.clone()),
+    match &mut node.kind {
+        NodeKind::Scalar(s) => {
+            let Some(text) = s.as_str().filter(|t| t.starts_with('@')) else {
+                return;
+            };
+            let replaced = match text.strip_prefix("@pkg:") {
+                Some(pkg) => tags
+                    .full_tag(&dir.join(pkg))
+                    .unwrap_or_else(|_| text.to_string()),
                 None => String::new(),
             };
+            // The replacement is a string whatever it looks like.
+            s.text = replaced;
+            s.style = Style::Quoted;
         }
-        Value::Seq(items) => items.iter_mut().for_each(|n| apply_templates(n, dir, tags)),
-        Value::Map(pairs) => pairs.iter_mut().for_each(|(k, v)| {
+        NodeKind::Seq(items) => items.iter_mut().for_each(|n| apply_templates(n, dir, tags)),
+        NodeKind::Map(pairs) => pairs.iter_mut().for_each(|(k, v)| {
             apply_templates(k, dir, tags);
             apply_templates(v, dir, tags);
         }),
-        _ => {}
     }
 }
 
@@ -538,25 +542,25 @@ impl Decoder<'_> {
             n.line,
             format!(
                 "{ctx}: invalid type, expected {want}, got {} {}",
-                n.value.type_name(),
-                yamlv3::describe(&n.value)
+                n.value().schema_type(),
+                n.value().describe()
             ),
         )
     }
 
     fn object<'a>(&self, n: &'a Node, ctx: &str, allowed: &[&str]) -> Result<Obj<'a>, YmlError> {
-        let Value::Map(pairs) = &n.value else {
+        let Value::Map(pairs) = n.value() else {
             return Err(self.wrong_type(ctx, n, "object"));
         };
         let mut out = Vec::new();
         for (k, v) in pairs {
-            let Value::Str(key) = &k.value else {
+            let Value::Str(key) = k.value() else {
                 return Err(self.invalid(
                     k.line,
-                    format!("{ctx}: key {} is not a string", yamlv3::describe(&k.value)),
+                    format!("{ctx}: key {} is not a string", k.value().describe()),
                 ));
             };
-            if !allowed.contains(&key.as_str()) {
+            if !allowed.contains(&key) {
                 return Err(self.invalid(
                     k.line,
                     format!(
@@ -565,7 +569,7 @@ impl Decoder<'_> {
                     ),
                 ));
             }
-            out.push((key.as_str(), v));
+            out.push((key, v));
         }
         Ok(Obj {
             ctx: ctx.to_string(),
@@ -577,8 +581,8 @@ impl Decoder<'_> {
     fn str(&self, o: &Obj, key: &str) -> Result<Option<String>, YmlError> {
         match o.get(key) {
             None => Ok(None),
-            Some(n) => match &n.value {
-                Value::Str(s) => Ok(Some(s.clone())),
+            Some(n) => match n.value() {
+                Value::Str(s) => Ok(Some(s.to_string())),
                 _ => Err(self.wrong_type(&join(&o.ctx, key), n, "string")),
             },
         }
@@ -591,7 +595,7 @@ impl Decoder<'_> {
     fn bool(&self, o: &Obj, key: &str) -> Result<Option<bool>, YmlError> {
         match o.get(key) {
             None => Ok(None),
-            Some(n) => match n.value {
+            Some(n) => match n.value() {
                 Value::Bool(b) => Ok(Some(b)),
                 _ => Err(self.wrong_type(&join(&o.ctx, key), n, "boolean")),
             },
@@ -601,7 +605,7 @@ impl Decoder<'_> {
     fn int(&self, o: &Obj, key: &str) -> Result<Option<i128>, YmlError> {
         match o.get(key) {
             None => Ok(None),
-            Some(n) => match n.value {
+            Some(n) => match n.value() {
                 Value::Int(i) => Ok(Some(i)),
                 _ => Err(self.wrong_type(&join(&o.ctx, key), n, "integer")),
             },
@@ -621,9 +625,9 @@ impl Decoder<'_> {
     }
 
     fn id(&self, ctx: &str, n: &Node) -> Result<Id, YmlError> {
-        match &n.value {
-            Value::Str(s) => Ok(Id::Name(s.clone())),
-            Value::Int(i) => Ok(Id::Num(*i)),
+        match n.value() {
+            Value::Str(s) => Ok(Id::Name(s.to_string())),
+            Value::Int(i) => Ok(Id::Num(i)),
             _ => Err(self.wrong_type(ctx, n, "string or integer")),
         }
     }
@@ -642,7 +646,7 @@ impl Decoder<'_> {
     ) -> Result<Option<Vec<T>>, YmlError> {
         let Some(n) = o.get(key) else { return Ok(None) };
         let ctx = join(&o.ctx, key);
-        let Value::Seq(items) = &n.value else {
+        let Value::Seq(items) = n.value() else {
             return Err(self.wrong_type(&ctx, n, "array"));
         };
         items
@@ -654,8 +658,8 @@ impl Decoder<'_> {
     }
 
     fn strings(&self, o: &Obj, key: &str) -> Result<Option<Vec<String>>, YmlError> {
-        self.list(o, key, |n, ctx| match &n.value {
-            Value::Str(s) => Ok(s.clone()),
+        self.list(o, key, |n, ctx| match n.value() {
+            Value::Str(s) => Ok(s.to_string()),
             _ => Err(self.wrong_type(ctx, n, "string")),
         })
     }
@@ -663,26 +667,26 @@ impl Decoder<'_> {
     fn string_map(&self, o: &Obj, key: &str) -> Result<Option<BTreeMap<String, String>>, YmlError> {
         let Some(n) = o.get(key) else { return Ok(None) };
         let ctx = join(&o.ctx, key);
-        let Value::Map(pairs) = &n.value else {
+        let Value::Map(pairs) = n.value() else {
             return Err(self.wrong_type(&ctx, n, "object"));
         };
         let mut out = BTreeMap::new();
         for (k, v) in pairs {
-            let (Value::Str(k), Value::Str(v)) = (&k.value, &v.value) else {
-                let bad = if matches!(k.value, Value::Str(_)) {
+            let (Value::Str(k), Value::Str(v)) = (k.value(), v.value()) else {
+                let bad = if matches!(k.value(), Value::Str(_)) {
                     v
                 } else {
                     k
                 };
                 return Err(self.wrong_type(&ctx, bad, "string"));
             };
-            out.insert(k.clone(), v.clone());
+            out.insert(k.to_string(), v.to_string());
         }
         Ok(Some(out))
     }
 
     fn config(&self, root: &Node) -> Result<Config, YmlError> {
-        if root.value == Value::Null {
+        if root.is_null() {
             return Ok(Config::default());
         }
         let o = self.object(root, "", TOP_KEYS)?;
@@ -742,13 +746,13 @@ impl Decoder<'_> {
 
     fn check_names(&self, c: &Config, root: &Node) -> Result<(), YmlError> {
         let line_of = |section: &str, i: usize| -> usize {
-            let Value::Map(pairs) = &root.value else {
+            let Value::Map(pairs) = root.value() else {
                 return 0;
             };
             pairs
                 .iter()
-                .find(|(k, _)| k.value == Value::Str(section.into()))
-                .and_then(|(_, v)| match &v.value {
+                .find(|(k, _)| k.value() == Value::Str(section))
+                .and_then(|(_, v)| match v.value() {
                     Value::Seq(items) => items.get(i).map(|n| n.line),
                     _ => None,
                 })
@@ -931,7 +935,7 @@ impl Decoder<'_> {
             out.blockio = Some(self.int_as(&b, "weight")?);
         }
         if let Some(h) = r.get("hugepageLimits") {
-            let Value::Seq(_) = &h.value else {
+            let Value::Seq(_) = h.value() else {
                 return Err(self.wrong_type(&format!("{ctx}.hugepageLimits"), h, "array"));
             };
         }
