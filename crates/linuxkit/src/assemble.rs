@@ -32,9 +32,10 @@ use crate::format::{
     APK_INSTALLED, APK_SOURCE, DEFAULT_MTIME, EXCLUDE, HOSTS, MTAB_TARGET, PAX_LOCATION,
     PAX_SOURCE, RESOLV_CONF, RESOLV_SYMLINK, TOUCH_DIRS, VOLUMES_DIR,
 };
+use crate::imageconfig::{Id, Mount};
 use crate::runtime::{self, IdKind, ImageSettings};
 use crate::source::{ImageHandle, Images, LayoutData, Stream, visit_members};
-use crate::yml::{self, Config, Id, Mount};
+use crate::yml::{self, Config};
 use evebuild_tree::{Entry, EntryPath, Kind, Sink};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;

@@ -1058,7 +1058,9 @@ mod tests {
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         assert!(parse(&deep).is_err());
         let block = |depth: usize| -> String {
-            (0..depth).map(|d| format!("{}- \n", "  ".repeat(d))).collect()
+            (0..depth)
+                .map(|d| format!("{}- \n", "  ".repeat(d)))
+                .collect()
         };
         let e = parse(&block(MAX_DEPTH + 2)).unwrap_err();
         assert!(e.message.contains("nesting deeper"), "{e}");

@@ -17,12 +17,21 @@
 //! and ignored. A template scalar that starts with `@` but not `@pkg:` becomes empty, and a
 //! `@pkg:` that cannot be resolved stays as written, as linuxkit's resolver does.
 //!
+//! The container settings are linuxkit's image configuration, typed once for ymls, labels and
+//! build.yml in [`crate::imageconfig`]; the decoding by schema rules is here.
+//!
 //! Left out: merging several ymls (`AppendConfig`); EVE composes one yml first.
 
+use crate::imageconfig::{
+    BINDNS_KEYS, BindNs, Cpu, DEVICE_KEYS, Device, DeviceRule, IMAGE_CONFIG_KEYS, INTERFACE_KEYS,
+    Id, IdMapping, ImageConfig, Interface, MOUNT_KEYS, Memory, Mount, RUNTIME_KEYS, Resources,
+    Runtime,
+};
 use crate::yaml::{self, Node, NodeKind, Style, Value};
 use evebuild_oci::reference_expand;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 /// A yml that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -45,15 +54,6 @@ pub enum YmlError {
         /// What is wrong and where in the structure.
         message: String,
     },
-}
-
-/// A user or group id as written: a number or a name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Id {
-    /// A number (kept wide: linuxkit takes a Go `int` and truncates it to 32 bits).
-    Num(i128),
-    /// A name, resolved later (container names, then the image's passwd/group).
-    Name(String),
 }
 
 /// The whole yml.
@@ -101,158 +101,6 @@ pub struct Container {
     pub config: ImageConfig,
 }
 
-/// The configuration part of a container entry or of the `org.mobyproject.config` label.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ImageConfig {
-    pub capabilities: Option<Vec<String>>,
-    pub capabilities_add: Option<Vec<String>>,
-    pub ambient: Option<Vec<String>>,
-    pub mounts: Option<Vec<Mount>>,
-    pub binds: Option<Vec<String>>,
-    pub binds_add: Option<Vec<String>>,
-    pub devices: Option<Vec<Device>>,
-    pub tmpfs: Option<Vec<String>>,
-    pub command: Option<Vec<String>>,
-    pub env: Option<Vec<String>>,
-    pub cwd: String,
-    pub net: String,
-    pub pid: String,
-    pub ipc: String,
-    pub uts: String,
-    pub userns: String,
-    pub hostname: String,
-    pub readonly: Option<bool>,
-    pub masked_paths: Option<Vec<String>>,
-    pub readonly_paths: Option<Vec<String>>,
-    pub uid: Option<Id>,
-    pub gid: Option<Id>,
-    pub additional_gids: Option<Vec<Id>>,
-    pub no_new_privileges: Option<bool>,
-    pub oom_score_adj: Option<i64>,
-    pub rootfs_propagation: Option<String>,
-    pub cgroups_path: Option<String>,
-    pub resources: Option<Resources>,
-    pub sysctl: Option<BTreeMap<String, String>>,
-    pub rlimits: Option<Vec<String>>,
-    pub uid_mappings: Option<Vec<IdMapping>>,
-    pub gid_mappings: Option<Vec<IdMapping>>,
-    pub annotations: Option<BTreeMap<String, String>>,
-    pub runtime: Option<Runtime>,
-}
-
-/// An OCI mount as the yml writes it.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Mount {
-    pub destination: String,
-    pub typ: String,
-    pub source: String,
-    pub options: Vec<String>,
-    pub uid_mappings: Vec<IdMapping>,
-    pub gid_mappings: Vec<IdMapping>,
-}
-
-/// A uid/gid mapping. yaml.v3 only fills `size` from what the schema allows.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct IdMapping {
-    pub container_id: u32,
-    pub host_id: u32,
-    pub size: u32,
-}
-
-/// `devices:` entry.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Device {
-    pub path: String,
-    pub typ: String,
-    pub major: i64,
-    pub minor: i64,
-    pub mode: String,
-}
-
-/// The parts of OCI `LinuxResources` that survive linuxkit's decode.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Resources {
-    pub devices: Vec<DeviceRule>,
-    pub memory: Option<Memory>,
-    pub cpu: Option<Cpu>,
-    pub pids: Option<i64>,
-    pub blockio: Option<Option<u16>>,
-    pub network: Option<Vec<(String, u32)>>,
-}
-
-/// A device cgroup rule.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeviceRule {
-    pub allow: bool,
-    pub typ: String,
-    pub major: Option<i64>,
-    pub minor: Option<i64>,
-    pub access: String,
-}
-
-/// Memory limits.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Memory {
-    pub limit: Option<i64>,
-    pub reservation: Option<i64>,
-    pub swap: Option<i64>,
-    pub kernel: Option<i64>,
-    pub swappiness: Option<u64>,
-}
-
-/// CPU limits.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Cpu {
-    pub shares: Option<u64>,
-    pub quota: Option<i64>,
-    pub period: Option<u64>,
-    pub cpus: String,
-    pub mems: String,
-}
-
-/// `runtime:` (goes to runtime.json).
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Runtime {
-    pub cgroups: Option<Vec<String>>,
-    pub mounts: Option<Vec<Mount>>,
-    pub mkdir: Option<Vec<String>>,
-    pub interfaces: Option<Vec<Interface>>,
-    pub bind_ns: BindNs,
-    pub namespace: Option<String>,
-}
-
-/// `runtime.bindNS`.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct BindNs {
-    pub cgroup: Option<String>,
-    pub ipc: Option<String>,
-    pub mnt: Option<String>,
-    pub net: Option<String>,
-    pub pid: Option<String>,
-    pub user: Option<String>,
-    pub uts: Option<String>,
-}
-
-/// `runtime.interfaces` entry.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Interface {
-    pub name: String,
-    pub add: String,
-    pub peer: String,
-    pub create_in_root: bool,
-}
-
 /// `files:` entry.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -298,44 +146,13 @@ const TOP_KEYS: &[&str] = &[
     "volumes",
 ];
 const KERNEL_KEYS: &[&str] = &["image", "cmdline", "binary", "tar", "ucode"];
-const IMAGE_KEYS: &[&str] = &[
-    "name",
-    "image",
-    "capabilities",
-    "capabilities.add",
-    "ambient",
-    "mounts",
-    "binds",
-    "binds.add",
-    "devices",
-    "tmpfs",
-    "command",
-    "env",
-    "cwd",
-    "net",
-    "pid",
-    "ipc",
-    "uts",
-    "userns",
-    "readonly",
-    "maskedPaths",
-    "readonlyPaths",
-    "uid",
-    "gid",
-    "additionalGids",
-    "noNewPrivileges",
-    "hostname",
-    "oomScoreAdj",
-    "rootfsPropagation",
-    "cgroupsPath",
-    "resources",
-    "sysctl",
-    "rlimits",
-    "uidMappings",
-    "gidMappings",
-    "annotations",
-    "runtime",
-];
+/// A container entry's keys: its name and image, then the image configuration's.
+static IMAGE_KEYS: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    ["name", "image"]
+        .into_iter()
+        .chain(IMAGE_CONFIG_KEYS.iter().copied())
+        .collect()
+});
 const FILE_KEYS: &[&str] = &[
     "path",
     "directory",
@@ -349,16 +166,7 @@ const FILE_KEYS: &[&str] = &[
     "gid",
 ];
 const VOLUME_KEYS: &[&str] = &["name", "image", "readonly", "format", "platforms"];
-const MOUNT_KEYS: &[&str] = &[
-    "destination",
-    "type",
-    "source",
-    "options",
-    "uidmappings",
-    "gidmappings",
-];
 const IDMAP_KEYS: &[&str] = &["hostID", "containerID", "size"];
-const DEVICE_KEYS: &[&str] = &["path", "type", "major", "minor", "mode"];
 const RESOURCES_KEYS: &[&str] = &[
     "devices",
     "memory",
@@ -396,16 +204,6 @@ const BLOCKIO_KEYS: &[&str] = &[
     "throttleReadIOPSDevice",
     "throttleWriteIOPSDevice",
 ];
-const RUNTIME_KEYS: &[&str] = &[
-    "cgroups",
-    "mounts",
-    "mkdir",
-    "interfaces",
-    "bindNS",
-    "namespace",
-];
-const INTERFACE_KEYS: &[&str] = &["name", "add", "peer", "createInRoot"];
-const BINDNS_KEYS: &[&str] = &["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"];
 
 impl Config {
     /// Parses a yml without templates (as linuxkit does for stdin, URLs and `--input-tar`).
@@ -473,7 +271,7 @@ impl ImageConfig {
                 return Err(d.invalid(k.line, format!("{key} cannot be set in metadata label")));
             }
         }
-        let obj = d.object(&root, "label", IMAGE_KEYS)?;
+        let obj = d.object(&root, "label", &IMAGE_KEYS)?;
         d.image_config(&obj)
     }
 }
@@ -790,7 +588,7 @@ impl Decoder<'_> {
     }
 
     fn container(&self, n: &Node, ctx: &str) -> Result<Container, YmlError> {
-        let o = self.object(n, ctx, IMAGE_KEYS)?;
+        let o = self.object(n, ctx, &IMAGE_KEYS)?;
         let mut missing = ["name", "image"].into_iter().filter(|k| o.get(k).is_none());
         if let Some(k) = missing.next() {
             return Err(self.invalid(n.line, format!("{ctx}: {k} is required")));
@@ -1105,6 +903,28 @@ mod tests {
             p.config.command.as_ref().unwrap(),
             &["@pkg:../pkg/missing", ""]
         );
+    }
+
+    #[test]
+    fn labels_written_from_build_yml_read_back() {
+        let node = crate::yaml::parse(
+            "capabilities: [CAP_SYS_ADMIN]\nbinds.add: []\nreadonly: yes\nuid: 0\n\
+             gid: nogroup\nsysctl: {b: '1', a: '2'}\nrootfsPropagation: shared\n\
+             devices: [{path: /dev/x, type: c, major: 1, minor: 2, mode: '0600'}]\n\
+             runtime: {mkdir: [/x], bindNS: {net: /run/netns/n}}\n",
+        )
+        .unwrap()
+        .unwrap();
+        let built = ImageConfig::from_yaml(&node).unwrap();
+        let read = ImageConfig::parse_label(&built.label_json(), "x").unwrap();
+        assert_eq!(read.capabilities, built.capabilities);
+        assert_eq!(read.binds_add, Some(vec![]));
+        assert_eq!(read.readonly, Some(true));
+        assert_eq!((&read.uid, &read.gid), (&built.uid, &built.gid));
+        assert_eq!(read.sysctl, built.sysctl);
+        assert_eq!(read.rootfs_propagation, built.rootfs_propagation);
+        assert_eq!(read.devices, built.devices);
+        assert_eq!(read.runtime, built.runtime);
     }
 
     #[test]
