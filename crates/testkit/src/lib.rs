@@ -2,8 +2,8 @@
 //!
 //! The oracles — the real tools that read evebuild's artifacts — found on PATH, where a
 //! missing one fails the test naming the Debian package that provides it (tests never skip),
-//! and a real registry (Debian's `docker-registry`, the CNCF distribution server) started on
-//! 127.0.0.1 with a private storage directory.
+//! umoci's unpack of an OCI image layout, and a real registry (Debian's `docker-registry`, the
+//! CNCF distribution server) started on 127.0.0.1 with a private storage directory.
 
 mod registry;
 
@@ -53,4 +53,21 @@ pub fn sha256sum(p: &Path) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+/// Unpacks the image named `name` in the OCI image layout at `layout` with `umoci unpack
+/// --rootless`; returns the bundle's directory (removed on drop) and the path of its rootfs.
+pub fn umoci_unpack(layout: &Path, name: &str) -> (tempfile::TempDir, PathBuf) {
+    let umoci = tool("umoci", "umoci");
+    let bundle = tempfile::tempdir().expect("a temporary directory");
+    let dest = bundle.path().join("b");
+    run(Command::new(umoci)
+        .args([
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:{name}", layout.display()),
+        ])
+        .arg(&dest));
+    (bundle, dest.join("rootfs"))
 }

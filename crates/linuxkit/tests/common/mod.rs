@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-pub use evebuild_testkit::{run, tool};
+#[allow(unused_imports)]
+pub use evebuild_testkit::{run, tool, umoci_unpack};
 
 /// One member of a hand-made layer.
 #[derive(Clone)]

@@ -3,11 +3,8 @@
 //! `docker-registry`, CNCF distribution) on 127.0.0.1 with a free port.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 #[allow(unused_imports)]
-pub use evebuild_testkit::{Registry, free_port, run, tool};
+pub use evebuild_testkit::{Registry, free_port, run, tool, umoci_unpack};
 
 mod noise;
 pub use noise::noise;
@@ -113,21 +110,4 @@ pub fn blob_names(store: &Store) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// Unpacks the image named `name` in the layout at `layout` with `umoci unpack --rootless`;
-/// returns the bundle's directory (removed on drop) and the path of its rootfs.
-pub fn umoci_unpack(layout: &Path, name: &str) -> (tempfile::TempDir, PathBuf) {
-    let umoci = tool("umoci", "umoci");
-    let bundle = tempfile::tempdir().unwrap();
-    let dest = bundle.path().join("b");
-    run(Command::new(umoci)
-        .args([
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!("{}:{name}", layout.display()),
-        ])
-        .arg(&dest));
-    (bundle, dest.join("rootfs"))
 }
