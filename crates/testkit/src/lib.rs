@@ -3,7 +3,9 @@
 //! The oracles — the real tools that read evebuild's artifacts — found on PATH, where a
 //! missing one fails the test naming the Debian package that provides it (tests never skip),
 //! umoci's unpack of an OCI image layout, and a real registry (Debian's `docker-registry`, the
-//! CNCF distribution server) started on 127.0.0.1 with a private storage directory.
+//! CNCF distribution server) started on 127.0.0.1 with a private storage directory. Also the
+//! inputs tests make: git repositories committed as a fixed user at a fixed date (so their
+//! hashes reproduce), and incompressible bytes ([`noise`]).
 
 mod registry;
 
@@ -70,4 +72,43 @@ pub fn umoci_unpack(layout: &Path, name: &str) -> (tempfile::TempDir, PathBuf) {
         ])
         .arg(&dest));
     (bundle, dest.join("rootfs"))
+}
+
+/// The identity and date every test commit is made with.
+const GIT_USER: [(&str, &str); 6] = [
+    ("GIT_AUTHOR_NAME", "t"),
+    ("GIT_AUTHOR_EMAIL", "t@example.org"),
+    ("GIT_AUTHOR_DATE", "2024-01-02T03:04:05Z"),
+    ("GIT_COMMITTER_NAME", "t"),
+    ("GIT_COMMITTER_EMAIL", "t@example.org"),
+    ("GIT_COMMITTER_DATE", "2024-01-02T03:04:05Z"),
+];
+
+/// Runs `git args…` in `dir` as the test's git user; returns stdout, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(tool("git", "git"));
+    cmd.args(args).current_dir(dir).envs(GIT_USER);
+    run(&mut cmd).trim().to_string()
+}
+
+/// Runs the shell `script` in `dir` with the test's git user in the environment (for git
+/// and coreutils pipelines); returns stdout, trimmed.
+pub fn sh(dir: &Path, script: &str) -> String {
+    let mut cmd = Command::new(tool("sh", "dash"));
+    cmd.arg("-c").arg(script).current_dir(dir).envs(GIT_USER);
+    run(&mut cmd).trim().to_string()
+}
+
+/// `n` incompressible bytes from a xorshift generator seeded with `seed` (the same bytes
+/// every run, so failures reproduce).
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
 }

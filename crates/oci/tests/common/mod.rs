@@ -1,13 +1,9 @@
-//! Test helpers: small images made with the store's own writer, real tools found on PATH (a
-//! missing one fails the test naming its Debian package), and a real registry (Debian's
-//! `docker-registry`, CNCF distribution) on 127.0.0.1 with a free port.
+//! Test helpers: small images made with the store's own writer, and what every crate's tests
+//! share (real tools found on PATH, a real registry, incompressible data) from the testkit.
 #![allow(dead_code)]
 
 #[allow(unused_imports)]
-pub use evebuild_testkit::{Registry, free_port, run, tool, umoci_unpack};
-
-mod noise;
-pub use noise::noise;
+pub use evebuild_testkit::{Registry, free_port, noise, run, tool, umoci_unpack};
 
 use evebuild_oci::spec::{ConfigBuilder, Descriptor, ImageConfigurationBuilder, RootFsBuilder};
 use evebuild_oci::{Compression, Platform, Reference, Store};
