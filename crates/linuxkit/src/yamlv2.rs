@@ -321,14 +321,42 @@ impl Emitter {
         if !self.whitespace {
             self.put(' ');
         }
+        self.folded(value, allow_breaks, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+        }
+    }
+
+    fn single(&mut self, value: &str, allow_breaks: bool) {
+        self.indicator("'", true, false, false);
+        self.folded(value, allow_breaks, true);
+        self.indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// The text of a plain or (`single`) single-quoted scalar: a space past the best width
+    /// becomes a line break (in a single-quoted one, not the first or last character), line
+    /// breaks are written as YAML folds them, and in a single-quoted one `'` is doubled.
+    fn folded(&mut self, value: &str, allow_breaks: bool, single: bool) {
         let chars: Vec<char> = value.chars().collect();
         let mut spaces = false;
         let mut breaks = false;
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
+                let inner = !single || (i > 0 && i < chars.len() - 1);
                 if allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
+                    && inner
                     && chars.get(i + 1) != Some(&' ')
                 {
                     self.write_indent();
@@ -347,56 +375,7 @@ impl Emitter {
                 if breaks {
                     self.write_indent();
                 }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
-        self.whitespace = false;
-        self.indention = false;
-    }
-
-    fn write_break(&mut self, c: char) {
-        if c == '\n' {
-            self.put_break();
-        } else {
-            self.out.push(c);
-            self.column = 0;
-        }
-    }
-
-    fn single(&mut self, value: &str, allow_breaks: bool) {
-        self.indicator("'", true, false, false);
-        let chars: Vec<char> = value.chars().collect();
-        let mut spaces = false;
-        let mut breaks = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && i > 0
-                    && i < chars.len() - 1
-                    && chars[i + 1] != ' '
-                {
-                    self.write_indent();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                if c == '\'' {
+                if single && c == '\'' {
                     self.put('\'');
                 }
                 self.put(c);
@@ -405,9 +384,6 @@ impl Emitter {
                 breaks = false;
             }
         }
-        self.indicator("'", false, false, false);
-        self.whitespace = false;
-        self.indention = false;
     }
 
     fn double(&mut self, value: &str, allow_breaks: bool) {
