@@ -21,6 +21,7 @@
 //! a reproducibility check can build a dirty tree twice and get the same version).
 
 use crate::knobs::Knobs;
+use evebuild_fat::format::UtcDateTime;
 use std::path::Path;
 use std::process::Command;
 
@@ -114,29 +115,12 @@ impl DirtyTime {
 
     /// `date -u +%Y-%m-%d.%H.%M`.
     pub fn format(self) -> String {
-        let days = self.0.div_euclid(86400);
-        let secs = self.0.rem_euclid(86400);
-        let (y, m, d) = civil_from_days(days);
+        let t = UtcDateTime::from_unix(self.0);
         format!(
-            "{y:04}-{m:02}-{d:02}.{:02}.{:02}",
-            secs / 3600,
-            secs % 3600 / 60
+            "{:04}-{:02}-{:02}.{:02}.{:02}",
+            t.year, t.month, t.day, t.hour, t.minute
         )
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// `SHORT_KERNEL_TAG`.
