@@ -59,14 +59,7 @@ impl KeyBuilder {
 /// SHA-256 of everything a reader yields, as hex.
 pub fn sha256_reader(mut r: impl Read) -> io::Result<String> {
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    io::copy(&mut io::BufReader::with_capacity(1 << 20, &mut r), &mut h)?;
     Ok(hex::encode(h.finalize()))
 }
 

@@ -374,21 +374,8 @@ fn sniff_layer(store: &Store, d: &Digest) -> Result<(Compression, Digest)> {
     }
     let mut r = decompress(f, compression, &format!("layer {d}"))?;
     let mut h = Sha256::new();
-    io::copy(&mut r, &mut HashWriter(&mut h))
-        .map_err(|e| Error::archive(format!("layer {d}"), e))?;
+    io::copy(&mut r, &mut h).map_err(|e| Error::archive(format!("layer {d}"), e))?;
     Ok((compression, Digest::from_hasher(h)))
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Writes members to a reproducible tar.
@@ -557,7 +544,7 @@ pub fn export_docker_archive(
     for (i, desc) in image.layers().iter().enumerate() {
         // Count the uncompressed size first: tar headers need it before the data.
         let mut h = Sha256::new();
-        let size = io::copy(&mut image.open_layer(store, i)?, &mut HashWriter(&mut h))
+        let size = io::copy(&mut image.open_layer(store, i)?, &mut h)
             .map_err(|e| Error::archive(format!("layer {}", desc.digest()), e))?;
         let diff_id = Digest::from_hasher(h);
         layer_paths.push(format!("blobs/sha256/{}", diff_id.hex()));

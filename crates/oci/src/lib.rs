@@ -50,7 +50,7 @@ pub use archive::{
 };
 pub use client::{ClientOptions, FetchedManifest, RegistryClient};
 pub use credentials::{Credential, Keychain};
-pub use digest::Digest;
+pub use digest::{Digest, DigestWriter};
 pub use document::{Document, check_descriptor};
 pub use error::{Error, Result};
 pub use format::Compression;

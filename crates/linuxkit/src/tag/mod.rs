@@ -31,7 +31,6 @@ use git::{GitError, Listing, RelPath, Repo, RepoFinder, git_would_quote, is_unde
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -479,17 +478,10 @@ fn content_hash(pkg_path: &Path, pkg_rel: &RelPath, a: &RepoAnswers) -> Result<S
         let Ok(mut file) = std::fs::File::open(&path) else {
             continue;
         };
-        let mut buf = [0u8; 64 * 1024];
-        loop {
-            let n = file.read(&mut buf).map_err(|source| TagError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
+        std::io::copy(&mut file, &mut hasher).map_err(|source| TagError::Io {
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok(hex::encode(hasher.finalize()))
 }
