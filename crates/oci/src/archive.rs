@@ -110,11 +110,9 @@ fn is_small(name: &str, size: u64) -> bool {
 
 fn read_members(store: &Store, input: impl Read + Send, what: &str) -> Result<Members> {
     let mut input = BufReader::with_capacity(1 << 17, input);
-    let magic = {
-        let buf = io::BufRead::fill_buf(&mut input).map_err(|e| Error::archive(what, e))?;
-        buf.get(..2).map(|m| [m[0], m[1]])
-    };
-    let reader = if magic == Some([0x1f, 0x8b]) {
+    let head = io::BufRead::fill_buf(&mut input).map_err(|e| Error::archive(what, e))?;
+    // docker save tarballs come plain or gzipped.
+    let reader = if Compression::sniff(head) == Compression::Gzip {
         decompress(input, Compression::Gzip, what)?
     } else {
         Box::new(input)
@@ -364,11 +362,7 @@ fn sniff_layer(store: &Store, d: &Digest) -> Result<(Compression, Digest)> {
     let mut f = BufReader::new(store.open_blob(d)?);
     let head = io::BufRead::fill_buf(&mut f)
         .map_err(|e| Error::io("reading a layer", store.blob_path(d), e))?;
-    let compression = match head {
-        [0x1f, 0x8b, ..] => Compression::Gzip,
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
-        _ => Compression::None,
-    };
+    let compression = Compression::sniff(head);
     if compression == Compression::None {
         return Ok((compression, d.clone()));
     }

@@ -56,17 +56,19 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// By magic bytes: xz and bzip2 here (archives `ADD` unpacks), gzip and zstd as the OCI
+    /// store tells them.
     fn sniff(b: &[u8]) -> Compression {
-        if b.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else if b.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        if b.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
             Compression::Xz
         } else if b.starts_with(b"BZh") {
             Compression::Bzip2
         } else {
-            Compression::None
+            match evebuild_oci::Compression::sniff(b) {
+                evebuild_oci::Compression::Gzip => Compression::Gzip,
+                evebuild_oci::Compression::Zstd => Compression::Zstd,
+                evebuild_oci::Compression::None => Compression::None,
+            }
         }
     }
 }
