@@ -3,8 +3,9 @@
 # that its images boot for real under QEMU/OVMF instead of carrying placeholders:
 #
 #   pkg/kernel/kit/kernel                the kernel (bzImage) of linux-image-<version>-amd64
-#   pkg/kernel/kit/initrd.img            busybox initramfs: loads the disk drivers and squashfs,
-#                                        finds root= (PARTUUID=, LABEL=), switch_root
+#   pkg/kernel/kit/initrd.img            busybox initramfs (../initrd/init): loads the disk
+#                                        drivers, finds root= (PARTUUID=, LABEL=, rootimg=),
+#                                        mounts it (squashfs, ext4, ISO 9660), switch_root
 #   pkg/kernel/kit/kernel.tar            boot/initrd.img, so linuxkit's kernel section puts the
 #                                        initramfs into the rootfs next to boot/kernel
 #   pkg/grub/kit/EFI/BOOT/BOOTX64.EFI    GRUB 2.06 (grub-efi-amd64-bin) with the modules the

@@ -20,14 +20,15 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  squashfs-tools e2fsprogs dosfstools mtools gdisk fdisk xorriso \
+  squashfs-tools e2fsprogs dosfstools mtools gdisk fdisk xorriso genisoimage \
   grub-efi-amd64-bin grub-common ovmf busybox-static cpio \
   skopeo umoci docker-registry buildah erofs-utils attr xz-utils zstd \
   libarchive-tools hyperfine swtpm swtpm-tools git >/dev/null
 if grep -rqs 'bookworm-backports' /etc/apt/sources.list.d/; then
   $SUDO apt-get install -y -qq --no-install-recommends \
     qemu-system-x86/bookworm-backports qemu-system-common/bookworm-backports \
-    qemu-system-data/bookworm-backports seabios/bookworm-backports >/dev/null
+    qemu-system-data/bookworm-backports seabios/bookworm-backports \
+    qemu-utils/bookworm-backports >/dev/null
 else
-  $SUDO apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends qemu-system-x86 qemu-utils >/dev/null
 fi

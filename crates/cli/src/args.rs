@@ -131,6 +131,29 @@ pub enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Build an image (or take a file) and boot it in QEMU with OVMF, serial on this terminal
+    /// (EVE's `make run-live`). Ctrl-A X quits.
+    Run {
+        /// live, live-raw, installer-raw, installer-iso — or the path of an image.
+        #[arg(default_value = "live")]
+        image: String,
+        #[command(flatten)]
+        vm: VmArgs,
+    },
+    /// Boot an image headless and wait for a line on its serial console; exit 0 when it
+    /// appears, 1 on timeout, kernel panic or power-off. The log is kept beside the image.
+    VerifyBoot {
+        /// The image file (qcow2, raw, iso …).
+        image: PathBuf,
+        /// Regular expression the console must print.
+        #[arg(long)]
+        expect: String,
+        /// Seconds to wait.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        #[command(flatten)]
+        vm: VmArgs,
+    },
     /// Print the composed and resolved linuxkit yml.
     Yml {
         /// Which image: rootfs or installer.
@@ -139,6 +162,20 @@ pub enum Command {
         /// Knob assignments (KEY=VALUE).
         words: Vec<String>,
     },
+}
+
+/// How a VM is started.
+#[derive(Debug, Args, Clone)]
+pub struct VmArgs {
+    /// Accelerator: auto (KVM when it works), kvm or tcg.
+    #[arg(long, default_value = "auto")]
+    pub accel: String,
+    /// Attach a software TPM (swtpm).
+    #[arg(long)]
+    pub tpm: bool,
+    /// Memory in MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub memory: u32,
 }
 
 /// `evebuild cache …`: the image store (linuxkit's cache layout).

@@ -95,6 +95,63 @@ pub fn run(cli: Cli) -> Result<()> {
             )?);
             Ok(())
         }
+        Some(Command::Run { image, vm }) => {
+            let path = std::path::Path::new(&image);
+            let image = if path.is_file() {
+                path.to_path_buf()
+            } else {
+                let req = request(&cli.global, cwd, BTreeMap::new(), Vec::new());
+                let progress = Bars::new(cli.global.quiet);
+                let built = evebuild::session::bootable_image(&req, &image, &progress)?;
+                progress.clear();
+                built
+            };
+            let opts = vm_options(&vm)?;
+            eprintln!("booting {} (Ctrl-A X quits)", image.display());
+            let outcome = evebuild_run::run(&image, &opts)?;
+            if let Some(note) = &outcome.accel.note {
+                eprintln!("{note}");
+            }
+            anyhow::ensure!(
+                outcome.status.success(),
+                "QEMU exited with {}",
+                outcome.status
+            );
+            Ok(())
+        }
+        Some(Command::VerifyBoot {
+            image,
+            expect,
+            timeout,
+            vm,
+        }) => {
+            let pattern =
+                regex::Regex::new(&expect).with_context(|| format!("--expect {expect:?}"))?;
+            let mut opts = vm_options(&vm)?;
+            opts.network = false;
+            let verbose = cli.global.verbose > 0;
+            let report = evebuild_run::verify_boot_with(
+                &image,
+                &pattern,
+                std::time::Duration::from_secs(timeout),
+                &opts,
+                &mut |t, line| {
+                    if verbose {
+                        eprintln!("{t:7.1} {line}");
+                    }
+                },
+            )?;
+            if let Some(note) = &report.accel.note {
+                eprintln!("{note}");
+            }
+            println!("{}", report.verdict);
+            println!("console log: {}", report.log.display());
+            if matches!(report.verdict, evebuild_run::Verdict::Matched { .. }) {
+                Ok(())
+            } else {
+                std::process::exit(1);
+            }
+        }
         Some(Command::Yml { image, words }) => {
             let (knobs, _) = split_words(&words);
             let req = request(&cli.global, cwd, knobs, Vec::new());
@@ -150,6 +207,21 @@ fn default_platform(g: &Global) -> String {
         .or_else(|| std::env::var("ZARCH").ok())
         .unwrap_or_else(evebuild::context::host_arch);
     format!("linux/{arch}")
+}
+
+fn vm_options(vm: &crate::args::VmArgs) -> Result<evebuild_run::RunOptions> {
+    let accel = match vm.accel.as_str() {
+        "auto" => evebuild_run::Accel::Auto,
+        "kvm" => evebuild_run::Accel::Kvm,
+        "tcg" => evebuild_run::Accel::Tcg,
+        other => anyhow::bail!("--accel {other}: use auto, kvm or tcg"),
+    };
+    Ok(evebuild_run::RunOptions {
+        accel,
+        tpm: vm.tpm,
+        memory_mib: vm.memory,
+        ..Default::default()
+    })
 }
 
 /// Splits make-style words into knob assignments and targets.

@@ -195,7 +195,7 @@ impl LayoutSpec {
                 parts: self.keys(),
             });
         }
-        if disk_size % SECTOR != 0
+        if !disk_size.is_multiple_of(SECTOR)
             || disk_size / SECTOR < gpt_format::FIRST_USABLE_LBA + gpt_format::BACKUP_SECTORS + 1
         {
             return Err(LayoutError::BadDiskSize(disk_size));

@@ -106,6 +106,23 @@ impl Error {
     }
 }
 
+/// [`virtual_size`] for formats that count in 512-byte sectors: fails unless it is a whole
+/// number of sectors.
+pub(crate) fn sector_virtual_size(
+    disk: &Disk,
+    requested: Option<u64>,
+    format: &'static str,
+) -> Result<u64, Error> {
+    let size = virtual_size(disk, requested)?;
+    if !size.is_multiple_of(512) {
+        return Err(Error::Unsupported {
+            format,
+            why: format!("virtual size {size} is not a multiple of 512"),
+        });
+    }
+    Ok(size)
+}
+
 /// The virtual size a writer should give the disk: `requested` if set (it must not be smaller
 /// than the disk), else the disk's own size.
 pub(crate) fn virtual_size(disk: &Disk, requested: Option<u64>) -> Result<u64, Error> {

@@ -22,9 +22,10 @@
 /// With EVE's GRUB, `gptprio.next` chooses the partition of type 5dfbf5f4 (CoreOS usr) with
 /// the highest GPT priority that is successful or has tries left, as make-raw's stub does.
 /// A stock GRUB has no `gptprio.next` (it prints ``error: can't find command `gptprio.next'``
-/// and goes on): the stub then looks on the disk it was loaded from (`$cmdpath`, falling back to
-/// every disk) for the first partition whose unique GUID is one of EVE's fixed rootfs GUIDs,
-/// in this order — IMGA `…30052`, IMGB `…30053`, INSTALLER `…30060` (eve-build-facts §5.1).
+/// and goes on): the stub then looks on the disk it was loaded from (`$cmdpath`), and failing
+/// that on every disk, for the first partition whose unique GUID is one of EVE's fixed rootfs
+/// GUIDs, in this order — IMGA `…30052`, IMGB `…30053`, INSTALLER `…30060`
+/// (eve-build-facts §5.1). The same stub serves live and installer.raw images.
 /// Stock GRUB cannot read the priority bits, so with both IMGA and IMGB present it boots IMGA.
 ///
 /// Details that matter on stock GRUB 2.06: `probe --part-uuid` prints the GUID in lower case;
@@ -36,21 +37,23 @@ set dev=""
 gptprio.next -d dev -u uuid
 if [ -z "$dev" ]; then
   # No gptprio (stock GRUB): find EVE's rootfs partitions by their fixed unique GUIDs,
-  # IMGA, IMGB, INSTALLER, on the disk this GRUB was loaded from.
-  set disk=""
-  regexp --set=1:disk '^\(([^,)]+)' "$cmdpath"
-  if [ -z "$disk" ]; then set disk="hd*"; fi
-  for guid in ad6871ee-31f9-4cf3-9e09-6f7a25c30052 ad6871ee-31f9-4cf3-9e09-6f7a25c30053 ad6871ee-31f9-4cf3-9e09-6f7a25c30060; do
-    for d in ($disk,gpt*); do
-      set pu=""
-      probe --part-uuid --set=pu $d
-      if [ "$pu" = "$guid" ]; then
-        regexp --set=dev '^\((.*)\)$' "$d"
-        set uuid="$pu"
-        break
+  # IMGA, IMGB, INSTALLER, on the disk this GRUB was loaded from, then on any disk.
+  set own="hd*"
+  regexp --set=1:own '^\(([^,)]+)' "$cmdpath"
+  for disk in "$own" "hd*"; do
+    for guid in ad6871ee-31f9-4cf3-9e09-6f7a25c30052 ad6871ee-31f9-4cf3-9e09-6f7a25c30053 ad6871ee-31f9-4cf3-9e09-6f7a25c30060; do
+      if [ -z "$dev" ]; then
+        for d in ($disk,gpt*); do
+          set pu=""
+          probe --part-uuid --set=pu $d
+          if [ "$pu" = "$guid" ]; then
+            regexp --set=dev '^\((.*)\)$' "$d"
+            set uuid="$pu"
+            break
+          fi
+        done
       fi
     done
-    if [ -n "$dev" ]; then break; fi
   done
 fi
 if [ -z "$dev" ]; then

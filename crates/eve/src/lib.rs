@@ -5,6 +5,7 @@
 pub mod compose;
 pub mod config_img;
 pub mod grub;
+pub mod installer;
 pub mod kernel;
 pub mod knobs;
 pub mod make;

@@ -21,7 +21,6 @@
 //! a reproducibility check can build a dirty tree twice and get the same version).
 
 use crate::knobs::Knobs;
-use evebuild_fat::format::UtcDateTime;
 use evebuild_linuxkit::tag::git::git_output;
 use std::path::Path;
 
@@ -105,7 +104,7 @@ impl DirtyTime {
 
     /// `date -u +%Y-%m-%d.%H.%M`.
     pub fn format(self) -> String {
-        let t = UtcDateTime::from_unix(self.0);
+        let t = evebuild_tree::time::UtcDateTime::from_unix(self.0);
         format!(
             "{:04}-{:02}-{:02}.{:02}.{:02}",
             t.year, t.month, t.day, t.hour, t.minute

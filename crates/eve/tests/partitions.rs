@@ -3,8 +3,8 @@
 //! against the table below, written from the seed BUILD.md and make-raw of that era. Every
 //! written image must pass `sgdisk -v`.
 //!
-//! The EVE reference directory is `EVE_REFERENCE_DIR`, else `<workspace>/../shared/eve`; the
-//! tests fail (never skip) when neither exists.
+//! The EVE test data directory (shared/eve) is found through `EVE_REFERENCE_DIR`, or next
+//! to the repository checkout.
 
 use evebuild_disk::{Layout, raw};
 use evebuild_eve::partitions::{
@@ -23,7 +23,7 @@ fn testdata() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eve"));
     assert!(
         dir.join("golden/make-raw").is_dir(),
-        "EVE reference data not found at {}: set EVE_REFERENCE_DIR to the shared `eve` directory",
+        "EVE test data not found at {}: set EVE_REFERENCE_DIR to the shared/eve directory",
         dir.display()
     );
     dir

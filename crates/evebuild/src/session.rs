@@ -108,6 +108,9 @@ pub fn build(req: &Request, progress: &dyn Progress) -> Result<Summary> {
             cx.project.root.display()
         ));
     }
+    if cx.project.pkg_dir().join("kernel/kit").is_dir() {
+        progress.note(&kit_note(&cx.project.root));
+    }
     let mut b = Build::new(&cx, progress);
     if req.dry_run {
         b.summary.printed = plan(&cx, &goals);
@@ -157,12 +160,64 @@ fn build_goal(b: &mut Build<'_>, target: &Target) -> Result<()> {
             let refs = b.ensure_packages(&[("", req)])?;
             b.summary.printed.extend(refs);
         }
+        Target::Installer(format) => {
+            b.installer(*format)?;
+            b.current()?;
+        }
+        Target::InstallerTar => {
+            b.installer_img(crate::steps::installer::InstallerOutputs { tar: true })?;
+        }
+        Target::InstallerImg => {
+            b.installer_img(Default::default())?;
+        }
         Target::Pkgs => b.all_packages()?,
-        Target::Installer(_) | Target::Sbom => {
+        Target::Sbom => {
             bail!("target `{target}` is not available in this version of evebuild yet")
         }
     }
     Ok(())
+}
+
+/// Which boot kit the bundled example's packages carry (see scripts/boot-kit.sh).
+fn kit_note(root: &Path) -> String {
+    match evebuild_run::kit_status(root) {
+        evebuild_run::KitStatus::Real { kernel_version } => {
+            format!("boot kit: real (Debian kernel {kernel_version}, GRUB, busybox)")
+        }
+        evebuild_run::KitStatus::Placeholder => {
+            "boot kit: placeholders (the images will not boot; \
+            scripts/boot-kit.sh prepares a real kit)"
+                .to_string()
+        }
+        evebuild_run::KitStatus::Incomplete { problems } => format!(
+            "boot kit: incomplete ({}); rerun scripts/boot-kit.sh",
+            problems.join("; ")
+        ),
+    }
+}
+
+/// The artifact a bootable target makes, building it first (`evebuild run live` like EVE's
+/// `make run-live`).
+pub fn bootable_image(req: &Request, target: &str, progress: &dyn Progress) -> Result<PathBuf> {
+    let mut req = req.clone();
+    req.goals = vec![target.to_string()];
+    let summary = build(&req, progress)?;
+    let want = match target {
+        "live" | "live-qcow2" => "live.qcow2",
+        "live-raw" => "live.raw",
+        "installer" | "installer-raw" => "installer.raw",
+        "installer-iso" => "installer.iso",
+        "installer-qcow2" => "installer.qcow2",
+        other => bail!(
+            "`{other}` is not a bootable target: use live, live-raw, installer-raw or installer-iso"
+        ),
+    };
+    summary
+        .artifacts
+        .iter()
+        .map(|a| a.path.clone())
+        .find(|p| p.file_name().is_some_and(|n| n == want))
+        .ok_or_else(|| anyhow::anyhow!("building {target} made no {want}"))
 }
 
 /// What a dry run prints: the settled context and the artifacts each goal makes.

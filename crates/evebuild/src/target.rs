@@ -61,6 +61,10 @@ pub enum Target {
     Live(DiskFormat),
     /// The installer image in a format (`installer` = raw).
     Installer(DiskFormat),
+    /// `installer.tar`, linuxkit's tar of the installer rootfs (also `installertar`).
+    InstallerTar,
+    /// `installer/installer.img`, the installer rootfs image (`installer-img`).
+    InstallerImg,
     /// `installer/rootfs.img` (squashfs or ext4).
     Rootfs,
     /// `rootfs-<platform>.tar`, linuxkit's layout.
@@ -88,6 +92,8 @@ impl fmt::Display for Target {
             Target::Live(fmt) => write!(f, "live-{}", fmt.name()),
             Target::Installer(DiskFormat::Raw) => write!(f, "installer"),
             Target::Installer(fmt) => write!(f, "installer-{}", fmt.name()),
+            Target::InstallerTar => write!(f, "installer.tar"),
+            Target::InstallerImg => write!(f, "installer-img"),
             Target::Rootfs => write!(f, "rootfs"),
             Target::RootfsTar => write!(f, "rootfs.tar"),
             Target::Config => write!(f, "config"),
@@ -114,8 +120,9 @@ pub struct Goal {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown target `{0}`: expected one of live, live-<format>, rootfs, rootfs-<hv>, rootfs.tar, \
-     installer, installer-<format>, config, sbom, pkgs, pkg/<name>, eve-<name>, version, \
-     kernel-tag, current (formats: raw qcow2 vdi parallels gcp vmdk vhd iso)"
+     installer, installer-<format>, installer.tar, installer-img, config, sbom, pkgs, \
+     pkg/<name>, eve-<name>, version, kernel-tag, current (formats: raw qcow2 vdi parallels \
+     gcp vmdk vhd iso)"
 )]
 pub struct UnknownTarget(pub String);
 
@@ -137,6 +144,10 @@ pub const TARGET_HELP: &[(&str, &str)] = &[
     ("rootfs.tar", "rootfs-<platform>.tar in linuxkit's layout"),
     ("installer", "the installer image, installer.raw"),
     ("installer-<format>", "the installer as raw, iso or qcow2"),
+    (
+        "installer.tar, installer-img",
+        "the installer rootfs: installer.tar, installer/installer.img",
+    ),
     ("config", "installer/config.img (FAT, from conf/)"),
     ("sbom", "the SPDX SBOM of the rootfs"),
     ("pkgs", "every package under pkg/"),
@@ -172,6 +183,8 @@ impl Goal {
         let t = match w {
             "live" => Target::Live(DiskFormat::Qcow2),
             "installer" => Target::Installer(DiskFormat::Raw),
+            "installer.tar" | "installertar" => Target::InstallerTar,
+            "installer-img" => Target::InstallerImg,
             "rootfs" => Target::Rootfs,
             "rootfs.tar" => Target::RootfsTar,
             "config" => Target::Config,
@@ -223,6 +236,14 @@ mod tests {
             ("pkg/pillar/", Target::Pkg("pillar".into()), None),
             ("eve-pillar", Target::Pkg("pillar".into()), None),
             ("rootfs.tar", Target::RootfsTar, None),
+            ("installer.tar", Target::InstallerTar, None),
+            ("installertar", Target::InstallerTar, None),
+            ("installer-img", Target::InstallerImg, None),
+            (
+                "installer-qcow2",
+                Target::Installer(DiskFormat::Qcow2),
+                None,
+            ),
         ];
         for (word, target, want_hv) in cases {
             let g = Goal::parse(word).unwrap();

@@ -30,8 +30,12 @@ struct Images {
     live_qcow2: PathBuf,
     zeroed_imga: PathBuf,
     no_motd: PathBuf,
+    no_initrd: PathBuf,
     installer_raw: PathBuf,
     installer_iso: PathBuf,
+    iso_stub_disk: PathBuf,
+    esp_only: PathBuf,
+    imga_only: PathBuf,
 }
 
 fn images() -> &'static Images {
@@ -42,7 +46,13 @@ fn images() -> &'static Images {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let tree = dir.join("rootfs");
-        rootfs_tree(&tree, &RootfsSpec { motd: true });
+        rootfs_tree(
+            &tree,
+            &RootfsSpec {
+                motd: true,
+                initrd: true,
+            },
+        );
         let squash = dir.join("rootfs.img");
         squashfs(&tree, &squash, "xz");
         let live_raw = dir.join("live.raw");
@@ -60,28 +70,53 @@ fn images() -> &'static Images {
         std::fs::copy(&live_raw, &zeroed_imga).unwrap();
         zero_partition(&zeroed_imga, 2);
 
-        let no_motd_dir = dir.join("no-motd");
-        std::fs::create_dir_all(&no_motd_dir).unwrap();
-        rootfs_tree(&no_motd_dir.join("rootfs"), &RootfsSpec { motd: false });
-        squashfs(
-            &no_motd_dir.join("rootfs"),
-            &no_motd_dir.join("rootfs.img"),
-            "gzip",
+        // Variants of the live disk, each in its own directory.
+        let variant = |name: &str, spec: RootfsSpec| {
+            let d = dir.join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            rootfs_tree(&d.join("rootfs"), &spec);
+            squashfs(&d.join("rootfs"), &d.join("rootfs.img"), "gzip");
+            live_disk(&d, &d.join("rootfs.img"), &d.join("live.raw"));
+            d.join("live.raw")
+        };
+        let no_motd = variant(
+            "no-motd",
+            RootfsSpec {
+                motd: false,
+                initrd: true,
+            },
         );
-        let no_motd = no_motd_dir.join("live.raw");
-        live_disk(&no_motd_dir, &no_motd_dir.join("rootfs.img"), &no_motd);
+        let no_initrd = variant(
+            "no-initrd",
+            RootfsSpec {
+                motd: true,
+                initrd: false,
+            },
+        );
 
         let installer_raw = dir.join("installer.raw");
         installer_disk(&dir, &squash, &installer_raw);
         let installer_iso = dir.join("installer.iso");
         installer_iso_image(&dir, &tree, &squash, &installer_iso);
+        let iso_stub = dir.join("iso-stub.raw");
+        iso_stub_disk(&installer_iso, &iso_stub);
+        // The ESP and the rootfs on two different disks.
+        let esp_only = dir.join("esp-only.raw");
+        let esp = esp(&dir);
+        gpt_disk(&esp_only, &[Part::esp(&esp)]);
+        let imga_only = dir.join("imga-only.raw");
+        gpt_disk(&imga_only, &[Part::rootfs(2, "IMGA", IMGA_GUID, &squash)]);
         Images {
             dir,
             live_qcow2,
             zeroed_imga,
             no_motd,
+            no_initrd,
             installer_raw,
             installer_iso,
+            iso_stub_disk: iso_stub,
+            esp_only,
+            imga_only,
         }
     })
 }
@@ -171,6 +206,18 @@ fn a_rootfs_without_the_files_section_entry_is_reported() {
 }
 
 #[test]
+fn a_kernel_that_cannot_mount_its_root_panics() {
+    // Without the initramfs the kernel has no disk driver (virtio_blk is a module).
+    let report = boot(&images().no_initrd, "^EVEBUILD-BOOT-OK", &tcg());
+    match &report.verdict {
+        Verdict::Panic { line, .. } => {
+            assert!(line.contains("VFS: Unable to mount root fs"), "{line}")
+        }
+        other => panic!("expected a kernel panic: {other}\n{}", log_of(&report)),
+    }
+}
+
+#[test]
 fn installer_raw_boots_to_the_installer_marker() {
     // With OVMF as pflash code + variable store this time.
     let report = boot(
@@ -208,6 +255,39 @@ fn installer_iso_boots_to_the_installer_marker() {
     assert!(
         log.contains("root=LABEL=EVEISO rootimg=/rootfs_installer.img"),
         "{log}"
+    );
+}
+
+#[test]
+fn the_iso_stub_finds_the_installer_volume_by_label() {
+    // Only up to GRUB handing the kernel its root: the rest is the ISO boot above.
+    let report = boot(
+        &images().iso_stub_disk,
+        "^Booting /boot/kernel root=LABEL=EVEISO rootimg=/rootfs_installer.img",
+        &tcg(),
+    );
+    let log = log_of(&report);
+    assert!(report.verdict.is_match(), "{}\n{log}", report.verdict);
+    assert!(log.contains("EVE: installer ISO on (hd0,gpt2)"), "{log}");
+}
+
+#[test]
+fn the_stub_looks_on_other_disks_when_its_own_has_no_rootfs() {
+    // Only up to the stub's choice: the chain after it is the live boot above.
+    let im = images();
+    let report = boot(
+        &im.esp_only,
+        "^EVE: booting rootfs partition hd[1-9],gpt2 ",
+        &RunOptions {
+            extra_disks: vec![im.imga_only.clone()],
+            ..tcg()
+        },
+    );
+    assert!(
+        report.verdict.is_match(),
+        "{}\n{}",
+        report.verdict,
+        log_of(&report)
     );
 }
 

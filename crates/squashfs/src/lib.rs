@@ -75,7 +75,11 @@ pub fn write_image(
     let mut w = SquashfsWriter::new(tmp_file, options)?;
     feed(&mut w)?;
     let (file, stats) = w.finish()?;
-    file.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
+    // Images are build outputs, readable like any other (temporary files start as 0600).
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io(ctx("syncing"), e))?;
     tmp_path
         .persist(dest)
         .map_err(|e| Error::io(ctx("renaming the finished image to"), e.error))?;

@@ -134,7 +134,8 @@ pub struct Stats {
     pub duplicate_files: u64,
     /// Bytes of file contents not stored thanks to that.
     pub duplicate_bytes: u64,
-    /// Blocks compressed per xz filter choice: none, x86, ARM, other.
+    /// Data and fragment blocks by the xz filter picked for them from their content: none, x86,
+    /// ARM, other (all "none" for other compressors and for [`crate::BcjChoice::Smallest`]).
     pub blocks_by_filter: [u64; 4],
     /// Timestamps outside 1970–2106 that were clamped into range.
     pub clamped_times: u64,

@@ -5,7 +5,8 @@
 //! umoci's unpack of an OCI image layout, and a real registry (Debian's `docker-registry`, the
 //! CNCF distribution server) started on 127.0.0.1 with a private storage directory. Also the
 //! inputs tests make: git repositories committed as a fixed user at a fixed date (so their
-//! hashes reproduce), and incompressible bytes ([`noise`]).
+//! hashes reproduce), incompressible bytes ([`noise`]), and the EVE reference data
+//! ([`eve_testdata`]).
 
 mod registry;
 
@@ -111,4 +112,19 @@ pub fn noise(n: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// The EVE reference data (`shared/eve`: EVE's templates and golden outputs):
+/// `$EVE_REFERENCE_DIR`, else `<workspace>/../shared/eve`; fails (never skips) when neither
+/// exists.
+pub fn eve_testdata() -> PathBuf {
+    let dir = std::env::var_os("EVE_REFERENCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eve"));
+    assert!(
+        dir.join("golden").is_dir(),
+        "EVE reference data not found at {}: set EVE_REFERENCE_DIR to the shared `eve` directory",
+        dir.display()
+    );
+    dir
 }

@@ -21,6 +21,7 @@
 
 pub mod output;
 pub mod tar;
+pub mod time;
 
 mod tee;
 
@@ -231,6 +232,14 @@ pub trait Sink {
     fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
         let _ = records;
     }
+
+    /// Whether this sink keeps `entry` at all. A sink that only collects part of a stream says
+    /// no to the rest, so that [`Tee`] does not stage contents nobody reads; it must still
+    /// accept (and may ignore) what it declined. Wrappers forward it.
+    fn wants(&self, entry: &Entry) -> bool {
+        let _ = entry;
+        true
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {
@@ -241,6 +250,10 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
         (**self).annotate(records)
     }
+
+    fn wants(&self, entry: &Entry) -> bool {
+        (**self).wants(entry)
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
@@ -250,6 +263,10 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
     fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
         (**self).annotate(records)
+    }
+
+    fn wants(&self, entry: &Entry) -> bool {
+        (**self).wants(entry)
     }
 }
 

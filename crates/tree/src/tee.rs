@@ -2,7 +2,8 @@
 //!
 //! Each file's contents are read once from the producer and replayed to both sinks: held in
 //! memory up to [`SPILL_AT`] bytes, in an unnamed temporary file beyond that, so memory stays
-//! bounded whatever the file sizes.
+//! bounded whatever the file sizes. An entry only one of the sinks [wants](Sink::wants) goes
+//! straight to that one, unstaged.
 
 use crate::{Entry, Error, Sink};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -30,6 +31,13 @@ impl<'a> Tee<'a> {
 
 impl Sink for Tee<'_> {
     fn add(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<(), Error> {
+        // Only one of the sinks keeps this entry: hand it the contents directly.
+        match (self.first.wants(entry), self.second.wants(entry)) {
+            (true, false) => return self.first.add(entry, data),
+            (false, true) => return self.second.add(entry, data),
+            (false, false) => return Ok(()),
+            (true, true) => {}
+        }
         let size = entry.size();
         let ctx = || format!("staging the contents of {}", entry.path);
         if size == 0 {
@@ -61,6 +69,10 @@ impl Sink for Tee<'_> {
         self.first.annotate(records);
         self.second.annotate(records);
     }
+
+    fn wants(&self, entry: &Entry) -> bool {
+        self.first.wants(entry) || self.second.wants(entry)
+    }
 }
 
 struct TeeReader<'a, R: Read> {
@@ -80,6 +92,33 @@ impl<R: Read> Read for TeeReader<'_, R> {
 mod tests {
     use super::*;
     use crate::{EntryPath, MemTree};
+
+    /// Keeps only `a/small`, and fails if handed anything else.
+    struct Picky(MemTree);
+    impl Sink for Picky {
+        fn add(&mut self, e: &Entry, data: &mut dyn Read) -> Result<(), Error> {
+            assert_eq!(
+                e.path.to_string(),
+                "/a/small",
+                "an unwanted entry was passed on"
+            );
+            self.0.add(e, data)
+        }
+        fn wants(&self, e: &Entry) -> bool {
+            e.path.to_string() == "/a/small"
+        }
+    }
+
+    #[test]
+    fn unwanted_entries_go_to_the_other_sink_only() {
+        let mut src = MemTree::new();
+        src.add_file("a/small", "x", 0o644, 1).unwrap();
+        src.add_file("a/big", vec![1u8; 1000], 0o644, 1).unwrap();
+        let (mut all, mut picky) = (MemTree::new(), Picky(MemTree::new()));
+        src.replay(&mut Tee::new(&mut all, &mut picky)).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(picky.0.len(), 1);
+    }
 
     #[test]
     fn both_sinks_get_every_entry_small_and_spilled() {

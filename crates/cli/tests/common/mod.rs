@@ -34,9 +34,25 @@ pub struct Project {
 impl Project {
     /// Copies the example (without outputs or boot-kit files) and commits it.
     pub fn new() -> Project {
+        Self::copy(false)
+    }
+
+    /// Copies the example with its boot kit (made by scripts/boot-kit.sh, which the test
+    /// command runs) and commits it.
+    pub fn with_boot_kit() -> Project {
+        let kernel = example_source().join("pkg/kernel/kit/kernel");
+        assert!(
+            kernel.is_file(),
+            "{} is missing: run ./scripts/boot-kit.sh (./scripts/test.sh does) to make the boot kit",
+            kernel.display()
+        );
+        Self::copy(true)
+    }
+
+    fn copy(with_kit: bool) -> Project {
         let tmp = tempfile::tempdir().expect("temp dir");
         let root = tmp.path().join("eve");
-        copy_tree(&example_source(), &root);
+        copy_tree(&example_source(), &root, with_kit);
         let p = Project {
             cache: tmp.path().join("cache"),
             home: tmp.path().join("home"),
@@ -178,7 +194,8 @@ fn package_of(tool: &str) -> &'static str {
     match tool {
         "unsquashfs" | "mksquashfs" => "squashfs-tools",
         "fsck.fat" | "mkfs.vfat" => "dosfstools",
-        "mdir" | "mtype" | "mcopy" => "mtools",
+        "mdir" | "mtype" | "mcopy" | "minfo" => "mtools",
+        "bsdtar" => "libarchive-tools",
         "sgdisk" => "gdisk",
         "qemu-img" => "qemu-utils",
         "xorriso" => "xorriso",
@@ -187,8 +204,8 @@ fn package_of(tool: &str) -> &'static str {
     }
 }
 
-/// Copies a directory tree, leaving out build outputs and boot-kit files.
-pub fn copy_tree(from: &Path, to: &Path) {
+/// Copies a directory tree, leaving out build outputs and, unless `kit`, boot-kit files.
+pub fn copy_tree(from: &Path, to: &Path, kit: bool) {
     fs::create_dir_all(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
         let e = e.unwrap();
@@ -203,11 +220,11 @@ pub fn copy_tree(from: &Path, to: &Path) {
         if ft.is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(&src).unwrap(), &dst).unwrap();
         } else if ft.is_dir() {
-            if from.file_name().is_some_and(|f| f == "kit") {
+            if !kit && from.file_name().is_some_and(|f| f == "kit") {
                 continue;
             }
-            copy_tree(&src, &dst);
-        } else if !(from.ends_with("kit") && n != "README.md") {
+            copy_tree(&src, &dst, kit);
+        } else if kit || !(from.ends_with("kit") && n != "README.md") {
             fs::copy(&src, &dst).unwrap();
         }
     }

@@ -141,14 +141,12 @@ fn data_map(disk: &Disk) -> Result<Vec<Range<u64>>, Error> {
     Ok(map)
 }
 
-/// Header block(s) of the sparse member: GNU tar's map lists the data regions and, when the
-/// file ends in a hole, a last empty region at the end of the file.
+/// Header block(s) of the sparse member: GNU tar's map lists the data regions and then an empty
+/// region at the end of the file.
 fn member_header(map: &[Range<u64>], size: u64, mtime: u64) -> Vec<u8> {
     use format::header as h;
     let mut entries: Vec<(u64, u64)> = map.iter().map(|r| (r.start, r.end - r.start)).collect();
-    if map.last().is_none_or(|r| r.end < size) {
-        entries.push((size, 0));
-    }
+    entries.push((size, 0));
     let stored: u64 = map.iter().map(|r| r.end - r.start).sum();
     let mut b = vec![0u8; format::BLOCK];
     b[h::NAME..h::NAME + MEMBER.len()].copy_from_slice(MEMBER.as_bytes());

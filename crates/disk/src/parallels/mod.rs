@@ -12,19 +12,13 @@ use crate::blockmap::write_allocated;
 use crate::disk::Disk;
 use crate::guid::Guid;
 use crate::output::{BufferedAt, put_at, set_len, write_atomically};
-use crate::{Error, virtual_size};
+use crate::{Error, sector_virtual_size, virtual_size};
 use std::path::Path;
 
 /// Writes `disk` to `dest` as a Parallels expandable image of `size` bytes (default: the disk's
 /// size).
 pub fn write(disk: &Disk, dest: &Path, size: Option<u64>) -> Result<(), Error> {
-    let size = virtual_size(disk, size)?;
-    if size % format::SECTOR != 0 {
-        return Err(Error::Unsupported {
-            format: "parallels",
-            why: format!("virtual size {size} is not a multiple of 512"),
-        });
-    }
+    let size = sector_virtual_size(disk, size, "parallels")?;
     let sectors = size / format::SECTOR;
     let bat_entries = size.div_ceil(format::CLUSTER);
     if bat_entries > u64::from(u32::MAX) {

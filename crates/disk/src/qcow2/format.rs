@@ -65,3 +65,7 @@ pub mod header {
     /// First header extension (here only the end marker: type 0, length 0).
     pub const EXTENSIONS: usize = 112;
 }
+/// deflate level QEMU compresses with (Z_DEFAULT_COMPRESSION).
+pub const DEFLATE_LEVEL: i32 = 6;
+/// deflate memLevel QEMU compresses with.
+pub const DEFLATE_MEM_LEVEL: i32 = 9;

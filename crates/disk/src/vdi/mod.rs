@@ -10,7 +10,7 @@ use crate::blockmap::write_allocated;
 use crate::disk::Disk;
 use crate::guid::Guid;
 use crate::output::{BufferedAt, put_at, set_len, write_atomically};
-use crate::{Error, virtual_size};
+use crate::{Error, sector_virtual_size};
 use std::path::Path;
 
 /// Options for [`write`].
@@ -37,12 +37,12 @@ impl Options {
 
 /// Writes `disk` to `dest` as a dynamic VDI image.
 pub fn write(disk: &Disk, dest: &Path, options: &Options) -> Result<(), Error> {
-    let size = virtual_size(disk, options.virtual_size)?;
+    let size = sector_virtual_size(disk, options.virtual_size, "vdi")?;
     let blocks = size.div_ceil(format::BLOCK);
-    if blocks > format::MAX_BLOCKS || size % format::SECTOR != 0 {
+    if blocks > format::MAX_BLOCKS {
         return Err(Error::Unsupported {
             format: "vdi",
-            why: format!("virtual size {size} (must be a multiple of 512, at most 1 PiB)"),
+            why: format!("virtual size {size}"),
         });
     }
     let bmap_len = (blocks * 4).next_multiple_of(format::SECTOR);

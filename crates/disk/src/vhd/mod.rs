@@ -11,7 +11,7 @@ use crate::blockmap::write_allocated;
 use crate::disk::Disk;
 use crate::guid::Guid;
 use crate::output::{BufferedAt, put_at, set_len, write_atomically};
-use crate::{Error, virtual_size};
+use crate::{Error, sector_virtual_size};
 use std::path::Path;
 
 /// Options for [`write`].
@@ -27,12 +27,12 @@ pub struct Options {
 
 /// Writes `disk` to `dest` as a dynamic VHD.
 pub fn write(disk: &Disk, dest: &Path, options: &Options) -> Result<(), Error> {
-    let size = virtual_size(disk, options.virtual_size)?;
+    let size = sector_virtual_size(disk, options.virtual_size, "vhd")?;
     let blocks = size.div_ceil(format::BLOCK);
-    if size % format::SECTOR != 0 || blocks > u64::from(u32::MAX) {
+    if blocks > u64::from(u32::MAX) {
         return Err(Error::Unsupported {
             format: "vhd",
-            why: format!("virtual size {size} (must be a multiple of 512)"),
+            why: format!("virtual size {size}"),
         });
     }
     let bat_len = (blocks * 4).next_multiple_of(format::SECTOR);

@@ -10,7 +10,7 @@ pub mod format;
 use crate::blockmap::write_allocated;
 use crate::disk::Disk;
 use crate::output::{BufferedAt, put_at, set_len, write_atomically};
-use crate::{Error, virtual_size};
+use crate::{Error, sector_virtual_size};
 use std::path::Path;
 
 /// Options for [`write`].
@@ -25,13 +25,7 @@ pub struct Options {
 /// Writes `disk` to `dest` as a monolithicSparse VMDK. The descriptor names the extent by
 /// `dest`'s file name, so the file must keep that name.
 pub fn write(disk: &Disk, dest: &Path, options: &Options) -> Result<(), Error> {
-    let size = virtual_size(disk, options.virtual_size)?;
-    if size % format::SECTOR != 0 {
-        return Err(Error::Unsupported {
-            format: "vmdk",
-            why: format!("virtual size {size} is not a multiple of 512"),
-        });
-    }
+    let size = sector_virtual_size(disk, options.virtual_size, "vmdk")?;
     let capacity = size / format::SECTOR;
     let grain = format::GRAIN_SECTORS * format::SECTOR;
     let gts = capacity.div_ceil(format::GRAIN_SECTORS * format::GT_ENTRIES);

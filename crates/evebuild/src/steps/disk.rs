@@ -6,7 +6,6 @@
 //! resize them; raw, vmdk and vhd keep the layout's size.
 
 use super::Build;
-use super::rootfs::RootfsOutputs;
 use crate::context::Era;
 use crate::session::ArtifactReport;
 use crate::state::KeyBuilder;
@@ -33,12 +32,7 @@ impl Build<'_> {
     /// The live disk (memoised parts; the disk model is cheap).
     pub fn live_disk(&mut self) -> Result<PlannedDisk> {
         let cx = self.cx;
-        let rootfs = self
-            .rootfs(RootfsOutputs {
-                image: true,
-                tar: false,
-            })?
-            .remove(0);
+        let rootfs = self.rootfs_img()?;
         let config = self.config_img()?;
         let persist = self.persist_img()?;
         let preset: &Preset = match cx.era {

@@ -41,6 +41,12 @@ pub struct Esp {
 impl Build<'_> {
     /// The ESP image for a partition of `part_size` bytes.
     pub fn esp(&mut self, part_size: u64) -> Result<Esp> {
+        self.esp_with(part_size, "efi.img", &MemTree::new())
+    }
+
+    /// The ESP image for a partition of `part_size` bytes with `extras` added at its root
+    /// (the installer's `boot/.uuid` …), written to `.evebuild/<file_name>`.
+    pub fn esp_with(&mut self, part_size: u64, file_name: &str, extras: &MemTree) -> Result<Esp> {
         let cx = self.cx;
         let yml = self.resolved_yml(ImageKind::Rootfs)?;
         self.ensure_packages(&yml.packages)?;
@@ -48,15 +54,19 @@ impl Build<'_> {
         let mut tree = MemTree::new();
         evebuild_linuxkit::flatten::image_tree(&cx.store, &grub, &mut tree)
             .with_context(|| format!("reading {}", grub.reference))?;
-        let esp = esp_tree(&tree, cx.source_date_epoch)
+        let mut esp = esp_tree(&tree, cx.source_date_epoch)
             .with_context(|| format!("{} has no EFI/BOOT/BOOT*.EFI", grub.reference))?;
+        extras.replay(&mut esp)?;
         let mut key = KeyBuilder::new("esp");
         key.add("grub", grub.manifest_descriptor.digest().to_string())
             .add("stub", evebuild_eve::grub::ESP_STUB_CFG)
             .add("size", part_size.to_string())
             .add("epoch", cx.source_date_epoch.to_string());
+        for (e, data) in extras.iter() {
+            key.add("extra", e.path.as_bytes()).add("data", data);
+        }
         let key = key.finish();
-        let path = cx.build_dir.join(".evebuild/efi.img");
+        let path = cx.build_dir.join(".evebuild").join(file_name);
         let sde = cx.source_date_epoch;
         let report = self.step("ESP", &path, &key, false, |_| {
             let mut w = FatWriter::new(partition_fat(part_size, "EVE", &key, sde))?;

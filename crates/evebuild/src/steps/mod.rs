@@ -2,13 +2,15 @@
 //!
 //! Each artifact EVE's Makefile makes is one step here, in the order of EVE's pipeline:
 //! composed and resolved ymls ([`yml`]), packages into the store ([`packages`]), the rootfs
-//! ([`rootfs`]), config.img ([`config`]), the ESP ([`esp`]) and the disks ([`disk`]). A
+//! ([`rootfs`]), config.img ([`config`]), the ESP ([`esp`]), the disks ([`disk`]) and the
+//! installer media ([`installer`]). A
 //! [`Build`] memoises each step's result, so targets that share inputs (`live live-vdi`) build
 //! them once, and each step is skipped when its recorded key (see [`crate::state`]) matches.
 
 pub mod config;
 pub mod disk;
 pub mod esp;
+pub mod installer;
 pub mod packages;
 pub mod rootfs;
 pub mod yml;

@@ -3,7 +3,8 @@
 //! into `rootfs-<platform>.tar` in the same pass. Nothing is extracted to disk.
 //!
 //! `files:` `source:` paths are relative to `installer/`, as in EVE (makerootfs.sh runs
-//! linuxkit there), where `eve_version` and `eve_platform` are written first.
+//! linuxkit there), where `eve_version`, `eve_platform` and the tree's `pkg/eve/installer/*`
+//! (`etc_issue` …) are put first.
 
 use super::Build;
 use crate::artifact::{write_atomically, write_if_changed};
@@ -11,13 +12,14 @@ use crate::session::ArtifactReport;
 use crate::state::KeyBuilder;
 use anyhow::{Result, bail};
 use evebuild_eve::compose::ImageKind;
+use evebuild_eve::grub;
 use evebuild_ext4::{Ext4Options, Ext4Writer};
 use evebuild_linuxkit::assemble::{AssembleContext, assemble};
 use evebuild_linuxkit::source::StoreImages;
 use evebuild_linuxkit::yml::{self, Config};
 use evebuild_squashfs::{Options as SquashOptions, RootDir, SquashfsWriter};
 use evebuild_tree::tar::TarSink;
-use evebuild_tree::{Sink, Tee};
+use evebuild_tree::{Entry, EntryPath, Sink, Tee};
 use std::path::{Path, PathBuf};
 
 /// What the rootfs step is asked to write.
@@ -44,22 +46,9 @@ impl Build<'_> {
             &cx.installer_dir.join("eve_platform"),
             cx.knobs.eve_platform_file().as_bytes(),
         )?;
+        self.installer_dir_files()?;
 
-        let mut key = KeyBuilder::new("rootfs");
-        key.add("yml", &yml.text)
-            .add("format", &cx.knobs.rootfs_format)
-            .add("epoch", cx.source_date_epoch.to_string());
-        for reference in image_refs(&config) {
-            let image = self.ensure_image(&reference)?;
-            key.add("image", &reference)
-                .add("manifest", image.manifest_descriptor.digest().to_string());
-        }
-        for f in config.files.iter().flatten() {
-            if !f.source.is_empty() {
-                let p = yml::source_path(&f.source, &cx.installer_dir, home().as_deref());
-                key.add_file("source", &p)?;
-            }
-        }
+        let key = self.assembly_key("rootfs", &yml.text, &config, &[])?;
         let image_path = cx.installer_dir.join("rootfs.img");
         let tar_path = cx
             .build_dir
@@ -72,12 +61,11 @@ impl Build<'_> {
             outputs.push(("rootfs.tar", tar_path.clone()));
         }
         let mut reports = Vec::new();
-        let key = key.finish();
         // Both outputs come from one assembly: build them together when either is stale.
         let stale = cx.force || outputs.iter().any(|(_, p)| !self.state.is_fresh(p, &key));
         if stale {
             self.progress.start("rootfs", None);
-            self.write_rootfs(&config, want, &image_path, &tar_path)?;
+            self.write_rootfs(&config, want, &image_path, &tar_path, None)?;
             self.progress
                 .finish("rootfs", crate::progress::Outcome::Built);
         }
@@ -90,12 +78,57 @@ impl Build<'_> {
         Ok(reports)
     }
 
-    fn write_rootfs(
+    /// `installer/rootfs.img` alone.
+    pub fn rootfs_img(&mut self) -> Result<ArtifactReport> {
+        let want = RootfsOutputs {
+            image: true,
+            tar: false,
+        };
+        Ok(self.rootfs(want)?.remove(0))
+    }
+
+    /// The key of an assembly of `config` (resolved from `yml_text`): the yml, the format, the
+    /// time, every image's manifest and every `files:` source. `known` gives the SHA-256 of
+    /// sources that are artifacts of this build, so they are not read again.
+    pub(crate) fn assembly_key(
+        &mut self,
+        name: &str,
+        yml_text: &str,
+        config: &Config,
+        known: &[(PathBuf, String)],
+    ) -> Result<String> {
+        let cx = self.cx;
+        let mut key = KeyBuilder::new(name);
+        key.add("yml", yml_text)
+            .add("format", &cx.knobs.rootfs_format)
+            .add("epoch", cx.source_date_epoch.to_string());
+        for reference in image_refs(config) {
+            let image = self.ensure_image(&reference)?;
+            key.add("image", &reference)
+                .add("manifest", image.manifest_descriptor.digest().to_string());
+        }
+        for f in config.files.iter().flatten() {
+            if !f.source.is_empty() {
+                let p = yml::source_path(&f.source, &cx.installer_dir, home().as_deref());
+                match known.iter().find(|(k, _)| *k == p) {
+                    Some((_, sha)) => key.add("source", sha),
+                    None => key.add_file("source", &p)?,
+                };
+            }
+        }
+        Ok(key.finish())
+    }
+
+    /// Assembles `config` into the image `image_path` (ROOTFS_FORMAT) and/or the tar
+    /// `tar_path`, as `want` says, in one pass; `also` gets what the image gets (only what it
+    /// [wants](Sink::wants); nothing when no image is written).
+    pub(crate) fn write_rootfs(
         &self,
         config: &Config,
         want: RootfsOutputs,
         image_path: &Path,
         tar_path: &Path,
+        mut also: Option<&mut dyn Sink>,
     ) -> Result<()> {
         let cx = self.cx;
         let images = StoreImages {
@@ -126,6 +159,13 @@ impl Build<'_> {
                 (false, None) => Ok(()),
             }
         };
+        // What goes into the image goes to `also` too (cmdline.env included).
+        let with_also = |img: &mut dyn Sink, also: Option<&mut dyn Sink>| -> Result<()> {
+            match also {
+                Some(also) => assemble_into(Some(&mut WithCmdlineEnv(&mut Tee::new(img, also)))),
+                None => assemble_into(Some(&mut WithCmdlineEnv(img))),
+            }
+        };
         if !want.image {
             return assemble_into(None);
         }
@@ -133,13 +173,13 @@ impl Build<'_> {
         match cx.knobs.rootfs_format.as_str() {
             "squash" => write_atomically(image_path, |f| {
                 let mut sq = SquashfsWriter::new(f, squash_options(sde, cx.jobs))?;
-                assemble_into(Some(&mut sq))?;
+                with_also(&mut sq, also.take())?;
                 sq.finish()?;
                 Ok(())
             }),
             "ext4" => {
                 let mut ext4 = Ext4Writer::new(image_path, Ext4Options::eve(sde))?;
-                assemble_into(Some(&mut ext4))?;
+                with_also(&mut ext4, also.take())?;
                 ext4.finish()?;
                 Ok(())
             }
@@ -161,6 +201,40 @@ impl Build<'_> {
             );
         }
         Ok(())
+    }
+}
+
+/// Adds `boot/cmdline.env` — the kernel command line as a GRUB environment block — right after
+/// `boot/cmdline`, so that a stock GRUB (which has no `cat --set`) can read it with `load_env`
+/// (see `evebuild_eve::grub`). Only the filesystem images get it; rootfs.tar stays linuxkit's.
+struct WithCmdlineEnv<'a>(&'a mut dyn Sink);
+
+impl Sink for WithCmdlineEnv<'_> {
+    fn add(
+        &mut self,
+        entry: &Entry,
+        data: &mut dyn std::io::Read,
+    ) -> Result<(), evebuild_tree::Error> {
+        if entry.path.as_bytes() != b"boot/cmdline" || entry.size() > 64 * 1024 {
+            return self.0.add(entry, data);
+        }
+        let mut cmdline = Vec::new();
+        data.read_to_end(&mut cmdline)
+            .map_err(|e| evebuild_tree::Error::io("reading boot/cmdline", e))?;
+        self.0.add(entry, &mut &cmdline[..])?;
+        let text = String::from_utf8_lossy(&cmdline);
+        let env = grub::cmdline_env(&text).map_err(|e| evebuild_tree::Error::Unrepresentable {
+            path: entry.path.clone(),
+            what: format!("the kernel command line ({e})"),
+            format: "a GRUB environment block",
+        })?;
+        let path = EntryPath::new(grub::CMDLINE_ENV_PATH).expect("a valid path");
+        let env_entry = Entry::file(path, env.len() as u64, 0o644, entry.mtime);
+        self.0.add(&env_entry, &mut &env[..])
+    }
+
+    fn annotate(&mut self, records: &[(String, Vec<u8>)]) {
+        self.0.annotate(records);
     }
 }
 
