@@ -19,13 +19,13 @@ use crate::image_config::ImageConfig;
 use crate::native::{self, OutLayer};
 use crate::store_images::{StoreImages, oci_err};
 use crate::{Error, context};
+use evebuild_linuxkit::tag::git::git_output;
 use evebuild_linuxkit::tag::{PkgTag, ShowTagOptions, show_tag};
 use evebuild_oci::spec::Descriptor;
 use evebuild_oci::{Digest, Platform, Reference, Store, format};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Manifest annotation holding the hash of a build's inputs beyond the package tag.
 pub const INPUTS_ANNOTATION: &str = "org.lfedge.evebuild.inputs";
@@ -341,23 +341,10 @@ pub struct GitFacts {
     pub last_change: i64,
 }
 
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 /// Facts from git for the package, `None` outside a repository.
 pub fn git_facts(pkg_dir: &Path, dirty: bool) -> Option<GitFacts> {
-    let head = git(pkg_dir, &["rev-parse", "HEAD"])?;
-    let date = git(
+    let head = git_output(pkg_dir, &["rev-parse", "HEAD"])?;
+    let date = git_output(
         pkg_dir,
         &[
             "--no-pager",
@@ -368,7 +355,7 @@ pub fn git_facts(pkg_dir: &Path, dirty: bool) -> Option<GitFacts> {
             "--format=%cd-%h",
         ],
     )?;
-    let last_change = git(pkg_dir, &["log", "-1", "--format=%ct", "--", "."])
+    let last_change = git_output(pkg_dir, &["log", "-1", "--format=%ct", "--", "."])
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     Some(GitFacts {

@@ -375,7 +375,7 @@ fn fan_out(
 pub fn image_refs(config: &Config) -> Vec<String> {
     let mut refs = Vec::new();
     let mut push = |r: &str| {
-        let e = yml::expand_reference(r);
+        let e = evebuild_oci::reference_expand(r);
         if !r.is_empty() && !refs.contains(&e) {
             refs.push(e);
         }

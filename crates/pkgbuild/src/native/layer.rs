@@ -5,8 +5,8 @@
 
 use super::fs::{Data, Fs, Node};
 use crate::Error;
+use evebuild_oci::DigestWriter;
 use evebuild_tree::{Entry, EntryPath, Kind, Sink, tar::TarSink};
-use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -56,17 +56,19 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// By magic bytes: xz and bzip2 here (archives `ADD` unpacks), gzip and zstd as the OCI
+    /// store tells them.
     fn sniff(b: &[u8]) -> Compression {
-        if b.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else if b.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        if b.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
             Compression::Xz
         } else if b.starts_with(b"BZh") {
             Compression::Bzip2
         } else {
-            Compression::None
+            match evebuild_oci::Compression::sniff(b) {
+                evebuild_oci::Compression::Gzip => Compression::Gzip,
+                evebuild_oci::Compression::Zstd => Compression::Zstd,
+                evebuild_oci::Compression::None => Compression::None,
+            }
         }
     }
 }
@@ -212,46 +214,16 @@ pub struct NewLayer {
     pub size: u64,
 }
 
-struct HashWriter<W> {
-    inner: W,
-    hash: Sha256,
-    n: u64,
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.n += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn sha256_id(h: Sha256) -> String {
-    format!("sha256:{}", hex::encode(h.finalize()))
-}
-
 /// Writes `nodes` (already in path order, contents loaded or on the host) as a layer in `dir`.
 pub fn write_layer(nodes: &[Node], dir: &Path) -> Result<NewLayer, Error> {
     let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     let out = file.reopen().map_err(|e| Error::io(file.path(), e))?;
-    let compressed = HashWriter {
-        inner: io::BufWriter::new(out),
-        hash: Sha256::new(),
-        n: 0,
-    };
+    let compressed = DigestWriter::new(io::BufWriter::new(out));
     let gz = flate2::GzBuilder::new()
         .mtime(0)
         .operating_system(255)
         .write(compressed, flate2::Compression::new(GZIP_LEVEL));
-    let plain = HashWriter {
-        inner: gz,
-        hash: Sha256::new(),
-        n: 0,
-    };
+    let plain = DigestWriter::new(gz);
     let mut tar = TarSink::new(plain);
     for n in nodes {
         let tree_err = |e: evebuild_tree::Error| Error::Other(format!("writing layer: {e}"));
@@ -272,16 +244,14 @@ pub fn write_layer(nodes: &[Node], dir: &Path) -> Result<NewLayer, Error> {
     let plain = tar
         .finish()
         .map_err(|e| Error::Other(format!("writing layer: {e}")))?;
-    let diff_id = sha256_id(plain.hash);
-    let mut compressed = plain
-        .inner
-        .finish()
-        .map_err(|e| Error::io(file.path(), e))?;
+    let (gz, diff_id, _) = plain.finish();
+    let mut compressed = gz.finish().map_err(|e| Error::io(file.path(), e))?;
     compressed.flush().map_err(|e| Error::io(file.path(), e))?;
+    let (_, digest, size) = compressed.finish();
     Ok(NewLayer {
-        digest: sha256_id(compressed.hash),
-        diff_id,
-        size: compressed.n,
+        digest: digest.to_string(),
+        diff_id: diff_id.to_string(),
+        size,
         file,
     })
 }
