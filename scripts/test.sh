@@ -14,4 +14,8 @@ if [ -z "${EVE_REFERENCE_DIR:-}" ] && [ -d ../shared/eve ]; then
   export EVE_REFERENCE_DIR="$(cd ../shared/eve && pwd)"
 fi
 
+# The SPDX validator and syft scripts/install-test-deps.sh installed (the SBOM tests need them).
+venv=${EVEBUILD_VENV:-$HOME/.cache/evebuild/venv}
+export PYSPDXTOOLS="${PYSPDXTOOLS:-$venv/bin/pyspdxtools}" SYFT="${SYFT:-$venv/bin/syft}"
+
 cargo test --workspace --locked "$@"

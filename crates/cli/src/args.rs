@@ -131,6 +131,20 @@ pub enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Compare two builds' rootfs without mounting (EVE's tools/rootfs-diff.sh): each side a
+    /// rootfs.img (squashfs), a rootfs tar, a dist/<arch>/<version> directory or a tree.
+    /// Module signatures and the kernel's signing key are normalised away. Exit status: 0
+    /// identical, 1 different, 2 error.
+    Diff {
+        /// The first build.
+        a: PathBuf,
+        /// The second build.
+        b: PathBuf,
+        /// Compare contents only, following symbolic links (rootfs-diff.sh's `diff -qr`);
+        /// default: also type, mode, owner, xattrs and link targets.
+        #[arg(long)]
+        content: bool,
+    },
     /// Build an image (or take a file) and boot it in QEMU with OVMF, serial on this terminal
     /// (EVE's `make run-live`). Ctrl-A X quits.
     Run {

@@ -95,6 +95,24 @@ pub fn run(cli: Cli) -> Result<()> {
             )?);
             Ok(())
         }
+        Some(Command::Diff { a, b, content }) => {
+            let mode = if content {
+                evebuild_diff::Mode::Content
+            } else {
+                evebuild_diff::Mode::Strict
+            };
+            match evebuild_diff::compare(&cwd.join(a), &cwd.join(b), mode) {
+                Ok(diffs) => {
+                    let lines: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
+                    print_lines(&lines);
+                    std::process::exit(if lines.is_empty() { 0 } else { 1 });
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(2);
+                }
+            }
+        }
         Some(Command::Run { image, vm }) => {
             let path = std::path::Path::new(&image);
             let image = if path.is_file() {

@@ -349,6 +349,16 @@ fn bad_input_names_the_problem_and_leaves_no_artifact() {
         r.text()
     );
 
+    // EVE's size cap on the squashfs rootfs (290 MB by default), lowered to trip it.
+    let r = p.fail(&["ROOTFS_VERSION=0.0.0-test", "ROOTFS_MAXSIZE_MB=0", "live"]);
+    assert!(
+        r.stderr()
+            .contains("is greater than 0MB (bigger than allocated partition)"),
+        "{}",
+        r.text()
+    );
+    no_artifacts(&p);
+
     let r = p.fail(&["HV=foo", "live"]);
     assert!(
         r.stderr().contains("Unsupported hypervisor foo"),

@@ -30,7 +30,7 @@
 //! blocks. Comments and the source's quoting are not kept (yq keeps them); the result is
 //! equal as data, which is what linuxkit reads.
 
-use evebuild_linuxkit::yaml::{self, Node, NodeKind, Resolved, YamlError, resolve_plain};
+use evebuild_linuxkit::yaml::{self, Node, NodeKind, Value, YamlError, resolve_plain, yaml11_bool};
 use jaq_core::load::lex::{Lexer, StrPart, Tok, Token};
 use jaq_core::load::{Arena, File, Loader, span};
 use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
@@ -275,17 +275,19 @@ pub fn parse_yaml(text: &str) -> Result<Val, YamlError> {
 pub fn node_to_val(node: &Node) -> Val {
     match &node.kind {
         NodeKind::Scalar(s) => match s.resolve() {
-            Resolved::Null => Val::Null,
-            Resolved::Bool(b) => Val::from(b),
-            Resolved::Int(i) => match isize::try_from(i) {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::from(b),
+            Value::Int(i) => match isize::try_from(i) {
                 Ok(i) => Val::from(i),
                 Err(_) => Val::Num(Num::Dec(jaq_json::Rc::new(i.to_string()))),
             },
-            Resolved::Float(f) if f.is_finite() && s.tag.is_none() => {
+            Value::Float(f) if f.is_finite() && s.tag.is_none() => {
                 Val::Num(Num::Dec(jaq_json::Rc::new(s.text.clone())))
             }
-            Resolved::Float(f) => Val::from(f),
-            Resolved::Str(t) => Val::from(t.to_string()),
+            Value::Float(f) => Val::from(f),
+            // yq keeps a timestamp as its text.
+            Value::Str(t) | Value::Timestamp(t) => Val::from(t.to_string()),
+            Value::Seq(_) | Value::Map(_) => unreachable!("a scalar resolves to a scalar"),
         },
         NodeKind::Seq(items) => {
             Val::Arr(jaq_json::Rc::new(items.iter().map(node_to_val).collect()))
@@ -569,20 +571,15 @@ fn scalar_text(v: &Val, level: usize) -> String {
     }
 }
 
-/// YAML 1.1 words that some readers take as booleans; never written plain.
-const YAML11_BOOLS: &[&str] = &[
-    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
-    "OFF",
-];
-
 /// Would `s` read back as the same string if written plain?
 fn plain_ok(s: &str) -> bool {
     const INDICATORS: &str = "-?:,[]{}#&*!|>'\"%@`";
     let Some(first) = s.chars().next() else {
         return false;
     };
-    matches!(resolve_plain(s), Resolved::Str(_))
-        && !YAML11_BOOLS.contains(&s)
+    // A YAML 1.1 boolean word is never written plain: some readers take it as a boolean.
+    matches!(resolve_plain(s), Value::Str(_))
+        && yaml11_bool(s).is_none()
         && !INDICATORS.contains(first)
         && !s.starts_with(' ')
         && !s.ends_with(' ')

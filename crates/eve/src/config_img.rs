@@ -18,10 +18,10 @@
 //! copying `/in/*` over an existing image.
 
 use evebuild_fat::{FatOptions, FatSummary, FatWriter, format::UtcDateTime};
+use evebuild_tree::output::{OutputError, write_atomically};
 use evebuild_tree::{Entry, EntryPath, Kind, MemTree, WalkOptions, walk_dir};
 use sha2::{Digest, Sha256};
 use std::io::{Seek, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The config partition of the seed's layouts (and EVE before 17.0): 1024 KiB.
@@ -78,13 +78,8 @@ pub enum ConfigImgError {
         source: evebuild_fat::Error,
     },
     /// Writing the output file failed.
-    #[error("writing {path}: {source}")]
-    Write {
-        /// The output.
-        path: PathBuf,
-        /// What went wrong.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] OutputError),
 }
 
 /// The name of the marker file: `origin.<YYYY-MM-DD>.<ROOTFS_VERSION>` (date in UTC).
@@ -169,21 +164,5 @@ pub fn build_config_img(
     opts: &ConfigImgOptions,
     output: &Path,
 ) -> Result<FatSummary, ConfigImgError> {
-    let write_err = |source| ConfigImgError::Write {
-        path: output.to_path_buf(),
-        source,
-    };
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
-    let summary = write_config_img(conf_dir, opts, tmp.as_file_mut())?;
-    // A temporary file is private (0600); the image is not.
-    let file = tmp.as_file();
-    file.set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(write_err)?;
-    file.sync_all().map_err(write_err)?;
-    tmp.persist(output).map_err(|e| write_err(e.error))?;
-    Ok(summary)
+    write_atomically(output, |f| write_config_img(conf_dir, opts, f))
 }

@@ -365,9 +365,16 @@ impl Knobs {
         }
     }
 
-    /// `ROOTFS_MAXSIZE_MB` for the squashfs size check.
+    /// `ROOTFS_MAXSIZE_MB` for the squashfs size check; a `ROOTFS_MAXSIZE_MB=` argument wins,
+    /// as a make command-line variable does.
     pub fn rootfs_maxsize_mb(&self) -> u64 {
-        if self.hv == "k" || self.platform.contains("nvidia") {
+        if let Some(mb) = self
+            .vars
+            .hard("ROOTFS_MAXSIZE_MB")
+            .and_then(|v| v.parse().ok())
+        {
+            mb
+        } else if self.hv == "k" || self.platform.contains("nvidia") {
             ROOTFS_MAXSIZE_MB_LARGE
         } else {
             ROOTFS_MAXSIZE_MB

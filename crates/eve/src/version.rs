@@ -21,8 +21,8 @@
 //! a reproducibility check can build a dirty tree twice and get the same version).
 
 use crate::knobs::Knobs;
+use evebuild_linuxkit::tag::git::git_output;
 use std::path::Path;
-use std::process::Command;
 
 /// The part of KERNEL_TAG that `SHORT_KERNEL_TAG` replaces by `k-`.
 pub const KERNEL_TAG_PREFIX: &str = "docker.io/lfedge/eve-kernel:eve-kernel-";
@@ -41,17 +41,7 @@ pub struct GitFacts {
 impl GitFacts {
     /// Ask git in `repo` (three commands, as the Makefile runs them).
     pub fn read(repo: &Path) -> GitFacts {
-        let run = |args: &[&str]| {
-            Command::new("git")
-                .arg("-C")
-                .arg(repo)
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .unwrap_or_default()
-        };
+        let run = |args: &[&str]| git_output(repo, args).unwrap_or_default();
         GitFacts {
             branch: run(&["rev-parse", "--abbrev-ref", "HEAD"]).replace('/', "_"),
             sha: run(&[

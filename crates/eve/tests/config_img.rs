@@ -11,17 +11,9 @@ use std::process::Command;
 const SDE: i64 = 1_700_000_000;
 const VERSION: &str = "0.0.0-master-2c6b4154";
 
-fn tool(name: &str, package: &str, args: &[&str]) -> Vec<u8> {
-    let o = Command::new(name).args(args).output().unwrap_or_else(|e| {
-        panic!("cannot run {name} ({e}): install the Debian package {package}")
-    });
-    assert!(
-        o.status.success(),
-        "{name} {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
+/// The output of `name args…` (Debian package `package`).
+fn tool_output(name: &str, package: &str, args: &[&str]) -> String {
+    evebuild_testkit::run(Command::new(evebuild_testkit::tool(name, package)).args(args))
 }
 
 /// EVE's default conf/: root-certificate.pem is a symlink out of conf/ (tar -h follows it).
@@ -78,17 +70,9 @@ fn config_img_holds_conf_and_the_marker() {
         let img_s = img.to_str().unwrap();
         assert_eq!(fs::metadata(&img).unwrap().len(), opts.size);
 
-        let fsck = Command::new("fsck.fat")
-            .args(["-n", img_s])
-            .output()
-            .expect("install dosfstools");
-        assert!(
-            fsck.status.success(),
-            "{}",
-            String::from_utf8_lossy(&fsck.stdout)
-        );
+        tool_output("fsck.fat", "dosfstools", &["-n", img_s]);
 
-        let minfo = String::from_utf8(tool("minfo", "mtools", &["-i", img_s, "::"])).unwrap();
+        let minfo = tool_output("minfo", "mtools", &["-i", img_s, "::"]);
         assert!(minfo.contains("disk label=\"EVE        \""), "{minfo}");
         assert!(minfo.contains("disk type=\"FAT12   \""), "{minfo}");
         assert!(
@@ -104,13 +88,12 @@ fn config_img_holds_conf_and_the_marker() {
             "server",
             "root-certificate.pem",
         ] {
-            let got = tool("mtype", "mtools", &["-i", img_s, &format!("::/{f}")]);
-            assert_eq!(got, fs::read(conf.join(f)).unwrap(), "{f}");
+            let got = tool_output("mtype", "mtools", &["-i", img_s, &format!("::/{f}")]);
+            assert_eq!(got.as_bytes(), fs::read(conf.join(f)).unwrap(), "{f}");
         }
         let marker = marker_name(VERSION, SDE);
         assert_eq!(marker, "origin.2023-11-14.0.0.0-master-2c6b4154");
-        let listing =
-            String::from_utf8(tool("mdir", "mtools", &["-/", "-i", img_s, "::"])).unwrap();
+        let listing = tool_output("mdir", "mtools", &["-/", "-i", img_s, "::"]);
         assert!(listing.contains(&marker), "{listing}");
         // Every time stamp is SOURCE_DATE_EPOCH (22:13 UTC), whatever the host files say.
         assert_eq!(

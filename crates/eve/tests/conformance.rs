@@ -410,20 +410,7 @@ fn image_yml_of_a_source_tree() {
             .unwrap();
         }
     }
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-            .args(args)
-            .current_dir(root)
-            .output()
-            .expect("git runs (install the `git` package)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let git = |args: &[&str]| evebuild_testkit::git(root, args);
     git(&["init", "-q", "-b", "master"]);
     git(&["add", "-A"]);
     git(&["commit", "-qm", "tree"]);

@@ -4,27 +4,8 @@
 use evebuild_eve::knobs::{Knobs, Vars};
 use evebuild_eve::placeholders::{PlaceholderError, TagContext, resolve};
 use evebuild_eve::version::{DirtyTime, GitFacts, rootfs_version};
+use evebuild_testkit::sh;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn sh(dir: &Path, script: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org")
-        .output()
-        .expect("sh runs (install the `git` package)");
-    assert!(
-        out.status.success(),
-        "`{script}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn knobs(args: &[&str]) -> Knobs {
     Knobs::resolve(Vars::new(args.iter().copied(), []).unwrap(), "x86_64").unwrap()

@@ -82,7 +82,9 @@ pub fn export(
             }
             ExportFormat::Filesystem => {
                 let image = store.resolve(&name, &platform)?;
-                evebuild_oci::export_filesystem(store, &image, w)?;
+                let mut tar = evebuild_tree::tar::TarSink::new(w);
+                evebuild_linuxkit::flatten::image_tree(store, &image, &mut tar)?;
+                tar.finish()?;
             }
         }
         Ok(())

@@ -9,8 +9,8 @@ use crate::session::Request;
 use anyhow::{Context as _, Result};
 use evebuild_eve::kernel::KernelInfo;
 use evebuild_eve::knobs::{Knobs, Vars};
+use evebuild_linuxkit::tag::git::git_output;
 use std::path::PathBuf;
-use std::process::Command;
 
 /// linuxkit's fixed time for generated entries (2017-04-18T16:30:00Z): the SOURCE_DATE_EPOCH
 /// of a tree that is not in git.
@@ -155,15 +155,8 @@ fn source_date_epoch(project: &Project, env: &std::collections::BTreeMap<String,
     {
         return v;
     }
-    Command::new("git")
-        .arg("-C")
-        .arg(&project.root)
-        .args(["log", "-1", "--format=%ct"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
+    git_output(&project.root, &["log", "-1", "--format=%ct"])
+        .and_then(|s| s.parse().ok())
         .unwrap_or(FALLBACK_EPOCH)
 }
 

@@ -112,6 +112,8 @@ pub fn build(req: &Request, progress: &dyn Progress) -> Result<Summary> {
         progress.note(&kit_note(&cx.project.root));
     }
     let mut b = Build::new(&cx, progress);
+    // The SBOM is catalogued in the pass that writes rootfs.img when both are wanted.
+    b.rootfs_also.sbom = goals.iter().any(|g| g.target == Target::Sbom);
     if req.dry_run {
         b.summary.printed = plan(&cx, &goals);
         return Ok(b.summary);
@@ -134,14 +136,14 @@ fn build_goal(b: &mut Build<'_>, target: &Target) -> Result<()> {
         Target::Rootfs => {
             b.rootfs(RootfsOutputs {
                 image: true,
-                tar: false,
+                ..Default::default()
             })?;
             b.current()?;
         }
         Target::RootfsTar => {
             b.rootfs(RootfsOutputs {
-                image: false,
                 tar: true,
+                ..Default::default()
             })?;
         }
         Target::Config => {
@@ -172,7 +174,10 @@ fn build_goal(b: &mut Build<'_>, target: &Target) -> Result<()> {
         }
         Target::Pkgs => b.all_packages()?,
         Target::Sbom => {
-            bail!("target `{target}` is not available in this version of evebuild yet")
+            b.rootfs(RootfsOutputs {
+                sbom: true,
+                ..Default::default()
+            })?;
         }
     }
     Ok(())

@@ -59,14 +59,7 @@ impl KeyBuilder {
 /// SHA-256 of everything a reader yields, as hex.
 pub fn sha256_reader(mut r: impl Read) -> io::Result<String> {
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    io::copy(&mut io::BufReader::with_capacity(1 << 20, &mut r), &mut h)?;
     Ok(hex::encode(h.finalize()))
 }
 
@@ -138,12 +131,8 @@ impl State {
     }
 
     fn save(&self) -> io::Result<()> {
-        let dir = self.file.parent().expect("state file has a parent");
-        fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(&serde_json::to_vec_pretty(&self.records)?)?;
-        tmp.persist(&self.file).map_err(|e| e.error)?;
-        Ok(())
+        let json = serde_json::to_vec_pretty(&self.records)?;
+        evebuild_tree::output::write_atomically(&self.file, |f| f.write_all(&json))
     }
 }
 

@@ -168,13 +168,13 @@ impl Goal {
         if let Some(target) = Self::plain(w) {
             return Ok(Goal { target, hv: None });
         }
-        if let Some((base, hv)) = evebuild_eve::knobs::target_shortcut(w) {
-            if let Some(target) = Self::plain(&base) {
-                return Ok(Goal {
-                    target,
-                    hv: Some(hv),
-                });
-            }
+        if let Some((base, hv)) = evebuild_eve::knobs::target_shortcut(w)
+            && let Some(target) = Self::plain(&base)
+        {
+            return Ok(Goal {
+                target,
+                hv: Some(hv),
+            });
         }
         Err(UnknownTarget(word.to_string()))
     }

@@ -27,15 +27,16 @@
 //!
 //! Left out: `--input-tar`, `--decompress-kernel`, the SBOM.
 
-use crate::flatten::{Data, Flattener, Node, Tree, TreeError};
+use crate::flatten::{Data, Node, Tree, TreeError, stream_tree, write_tree};
 use crate::format::{
     APK_INSTALLED, APK_SOURCE, DEFAULT_MTIME, EXCLUDE, HOSTS, MTAB_TARGET, PAX_LOCATION,
     PAX_SOURCE, RESOLV_CONF, RESOLV_SYMLINK, TOUCH_DIRS, VOLUMES_DIR,
 };
+use crate::imageconfig::{Id, Mount};
 use crate::runtime::{self, IdKind, ImageSettings};
 use crate::source::{ImageHandle, Images, LayoutData, Stream, visit_members};
-use crate::yml::{self, Config, Id, Mount};
-use evebuild_tree::{Entry, EntryPath, Kind, Sink};
+use crate::yml::{self, Config};
+use evebuild_tree::{EntryPath, Kind, Sink};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::PathBuf;
@@ -146,7 +147,7 @@ impl<'a> Plan<'a> {
         }
         self.streams.push(StreamSpec { image, stream });
         let id = (self.streams.len() - 1) as u32;
-        let tree = flatten_stream(&*self.images[image], stream, id, whiteouts)
+        let tree = stream_tree(&*self.images[image], stream, id, whiteouts)
             .map_err(|e| section_err(location, e))?;
         Ok((id, tree))
     }
@@ -163,7 +164,10 @@ impl<'a> Plan<'a> {
         }
         for (i, v) in config.volumes.iter().flatten().enumerate() {
             if !v.image.is_empty() && v.format != "oci" {
-                jobs.push((yml::expand_reference(&v.image), format!("volume[{i}]")));
+                jobs.push((
+                    evebuild_oci::reference_expand(&v.image),
+                    format!("volume[{i}]"),
+                ));
             }
         }
         let mut seen = HashSet::new();
@@ -196,7 +200,7 @@ impl<'a> Plan<'a> {
                         let Some((image, id)) = work.get(j) else {
                             break;
                         };
-                        let tree = flatten_stream(&*images[*image], Stream::Layers, *id, true);
+                        let tree = stream_tree(&*images[*image], Stream::Layers, *id, true);
                         *results[j].lock().expect("no panics while holding it") = Some(tree);
                     }
                 });
@@ -262,23 +266,6 @@ impl<'a> Plan<'a> {
         .map_err(|e| e.to_string())?;
         Ok(out)
     }
-}
-
-/// Pass one over `stream` of `img`: the tree of its members, numbered as stream `id`.
-fn flatten_stream(
-    img: &dyn ImageHandle,
-    stream: Stream,
-    id: u32,
-    whiteouts: bool,
-) -> Result<Tree, String> {
-    let mut f = Flattener::new(id, whiteouts);
-    visit_members(img, stream, &mut |layer, ordinal, e, _| {
-        f.apply(layer, ordinal, e).map_err(|err| {
-            evebuild_tree::Error::Tar(format!("layer {}: {err}", img.layer_name(layer as usize)))
-        })
-    })
-    .map_err(|e| format!("{}: {e}", img.reference()))?;
-    Ok(f.tree)
 }
 
 fn node_size(n: &Node) -> u64 {
@@ -544,7 +531,7 @@ fn init(plan: &mut Plan<'_>, config: &Config) -> Result<(), AssembleError> {
 fn volumes(plan: &mut Plan<'_>, config: &Config) -> Result<(), AssembleError> {
     for (i, v) in config.volumes.iter().flatten().enumerate() {
         let loc = format!("volume[{i}]");
-        let reference = (!v.image.is_empty()).then(|| yml::expand_reference(&v.image));
+        let reference = (!v.image.is_empty()).then(|| evebuild_oci::reference_expand(&v.image));
         let origin = plan.origin(reference.as_deref().unwrap_or("empty"), &loc);
         let base = path(VOLUMES_DIR)
             .join(&v.name)
@@ -824,130 +811,41 @@ fn files(plan: &mut Plan<'_>, config: &Config) -> Result<(), AssembleError> {
     Ok(())
 }
 
-struct Emitter<'s> {
-    sink: &'s mut dyn Sink,
-    current: Option<u32>,
-    report: Report,
-}
-
-impl Emitter<'_> {
-    fn add(
-        &mut self,
-        plan: &Plan<'_>,
-        node: &Node,
-        entry: &Entry,
-        data: &mut dyn Read,
-    ) -> Result<(), AssembleError> {
-        if self.current != Some(node.origin) {
-            let (s, l) = &plan.origins[node.origin as usize];
-            self.sink.annotate(&[
-                (PAX_SOURCE.to_string(), s.clone().into_bytes()),
-                (PAX_LOCATION.to_string(), l.clone().into_bytes()),
-            ]);
-            self.current = Some(node.origin);
-        }
-        self.sink.add(entry, data)?;
-        self.report.entries += 1;
-        self.report.bytes += entry.size();
-        Ok(())
-    }
-}
-
+/// Writes the plan's tree into `sink`, each entry preceded by its provenance when it changes.
 fn emit(plan: &Plan<'_>, sink: &mut dyn Sink) -> Result<Report, AssembleError> {
-    let mut out = Emitter {
-        sink,
-        current: None,
-        report: Report {
-            images: plan
-                .images
-                .iter()
-                .map(|i| i.reference().to_string())
-                .collect(),
-            ..Report::default()
-        },
+    let mut report = Report {
+        images: plan
+            .images
+            .iter()
+            .map(|i| i.reference().to_string())
+            .collect(),
+        ..Report::default()
     };
-    // Inodes: the first path (in path order) of each carries the bytes, the rest link to it.
-    let mut primary: HashMap<(u32, u32), &EntryPath> = HashMap::new();
-    let mut wanted: Vec<HashMap<(u32, u32), &EntryPath>> =
-        plan.streams.iter().map(|_| HashMap::new()).collect();
-    let mut links: Vec<(&EntryPath, &EntryPath, &Node)> = Vec::new();
-    for (p, node) in &plan.tree.map {
-        match &node.data {
-            Data::Member {
-                stream,
-                layer,
-                ordinal,
-                inode,
-            } => match primary.get(&(*stream, *inode)) {
-                Some(first) => links.push((p, first, node)),
-                None => {
-                    primary.insert((*stream, *inode), p);
-                    wanted[*stream as usize].insert((*layer, *ordinal), p);
-                }
-            },
-            Data::Host(src) => {
-                let mut f = std::fs::File::open(src).map_err(|e| {
-                    evebuild_tree::Error::io(format!("opening {}", src.display()), e)
-                })?;
-                let size = f
-                    .metadata()
-                    .map_err(|e| evebuild_tree::Error::io(format!("reading {}", src.display()), e))?
-                    .len();
-                let mut entry = node.entry(p.clone());
-                entry.kind = Kind::File { size };
-                out.add(plan, node, &entry, &mut (&mut f).take(size))?;
+    let streams: Vec<(&dyn ImageHandle, Stream)> = plan
+        .streams
+        .iter()
+        .map(|s| (&*plan.images[s.image], s.stream))
+        .collect();
+    let open_blob = |digest: &str| plan.ctx.images.open_blob(digest);
+    let mut current = None;
+    write_tree(
+        &plan.tree,
+        &streams,
+        &open_blob,
+        &mut |node, entry, data| {
+            if current != Some(node.origin) {
+                let (s, l) = &plan.origins[node.origin as usize];
+                sink.annotate(&[
+                    (PAX_SOURCE.to_string(), s.clone().into_bytes()),
+                    (PAX_LOCATION.to_string(), l.clone().into_bytes()),
+                ]);
+                current = Some(node.origin);
             }
-            Data::Inline(bytes) => out.add(plan, node, &node.entry(p.clone()), &mut &bytes[..])?,
-            Data::Blob(digest) => {
-                let mut r = plan
-                    .ctx
-                    .images
-                    .open_blob(digest)
-                    .map_err(|e| evebuild_tree::Error::Tar(format!("blob {digest}: {e}")))?;
-                out.add(plan, node, &node.entry(p.clone()), &mut r)?;
-            }
-            Data::None => out.add(plan, node, &node.entry(p.clone()), &mut std::io::empty())?,
-        }
-    }
-    for (id, spec) in plan.streams.iter().enumerate() {
-        let want = &wanted[id];
-        if want.is_empty() {
-            continue;
-        }
-        let mut seen = 0usize;
-        let img = &*plan.images[spec.image];
-        visit_members(img, spec.stream, &mut |layer, ordinal, _, data| {
-            if let Some(p) = want.get(&(layer, ordinal)) {
-                let node = &plan.tree.map[*p];
-                out.add(plan, node, &node.entry((*p).clone()), data)
-                    .map_err(|e| match e {
-                        AssembleError::Stream(s) => s,
-                        other => evebuild_tree::Error::Tar(other.to_string()),
-                    })?;
-                seen += 1;
-            }
+            sink.add(entry, data)?;
+            report.entries += 1;
+            report.bytes += entry.size();
             Ok(())
-        })?;
-        if seen != want.len() {
-            return Err(section_err(
-                &plan
-                    .origins
-                    .first()
-                    .map(|o| o.1.clone())
-                    .unwrap_or_default(),
-                format!(
-                    "{}: layer members changed between the two passes",
-                    img.reference()
-                ),
-            ));
-        }
-    }
-    for (p, target, node) in links {
-        let mut entry = node.entry(p.clone());
-        entry.kind = Kind::Hardlink {
-            target: target.clone(),
-        };
-        out.add(plan, node, &entry, &mut std::io::empty())?;
-    }
-    Ok(out.report)
+        },
+    )?;
+    Ok(report)
 }

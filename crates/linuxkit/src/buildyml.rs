@@ -89,7 +89,7 @@ pub struct BuildYml {
     /// Build without the builder's cache.
     pub disable_cache: bool,
     /// The image configuration baked into the image label.
-    pub config: Option<ImageConfig>,
+    pub config: Option<ImageConfig<Node>>,
     /// `K=V` build arguments (`None` when absent, which linuxkit distinguishes from `[]`).
     pub build_args: Option<Vec<String>>,
     /// `depends.docker-images`.

@@ -22,10 +22,18 @@
 //!
 //! The same insertion rules lay images over each other in the rootfs (bsdtar extracting
 //! linuxkit's tar, last entry wins), without whiteouts.
+//!
+//! Streaming a tree ([`write_tree`]): all directories, links, devices and generated files in
+//! path order, then the layer files stream by stream in layer order (each layer read once
+//! more, front to back), then hard links (the first path of an inode, in path order, carries
+//! its bytes). [`image_tree`] is the two passes for one image of the store: its flattened
+//! filesystem (`linuxkit cache export --format filesystem`, with these rules).
 
 use crate::format::DEFAULT_MTIME;
-use evebuild_tree::{Entry, EntryPath, Kind};
-use std::collections::BTreeMap;
+use crate::source::{ImageHandle, StoreImage, Stream, visit_members};
+use evebuild_tree::{Entry, EntryPath, Kind, Sink};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -383,4 +391,124 @@ impl Flattener {
         }
         self.tree.insert(e.path.clone(), node)
     }
+}
+
+/// Pass one over `stream` of `img`: the tree of its members, numbered as stream `id`;
+/// `whiteouts` is false for plain tars.
+pub fn stream_tree(
+    img: &dyn ImageHandle,
+    stream: Stream,
+    id: u32,
+    whiteouts: bool,
+) -> Result<Tree, String> {
+    let mut f = Flattener::new(id, whiteouts);
+    visit_members(img, stream, &mut |layer, ordinal, e, _| {
+        f.apply(layer, ordinal, e).map_err(|err| {
+            evebuild_tree::Error::Tar(format!("layer {}: {err}", img.layer_name(layer as usize)))
+        })
+    })
+    .map_err(|e| format!("{}: {e}", img.reference()))?;
+    Ok(f.tree)
+}
+
+/// Opens the store blob a [`Data::Blob`] names.
+pub type BlobOpener<'b> = dyn Fn(&str) -> Result<Box<dyn Read + 'b>, String> + 'b;
+
+/// Receives each entry of a tree with its node and bytes.
+pub type EntryWriter<'w> =
+    dyn FnMut(&Node, &Entry, &mut dyn Read) -> Result<(), evebuild_tree::Error> + 'w;
+
+/// Pass two: streams `tree` into `add` in the order of the module notes. `streams[i]` is
+/// where stream `i` of the [`Data::Member`] nodes comes from.
+pub fn write_tree(
+    tree: &Tree,
+    streams: &[(&dyn ImageHandle, Stream)],
+    open_blob: &BlobOpener<'_>,
+    add: &mut EntryWriter<'_>,
+) -> Result<(), evebuild_tree::Error> {
+    let mut primary: HashMap<(u32, u32), &EntryPath> = HashMap::new();
+    let mut wanted: Vec<HashMap<(u32, u32), &EntryPath>> =
+        streams.iter().map(|_| HashMap::new()).collect();
+    let mut links: Vec<(&EntryPath, &EntryPath, &Node)> = Vec::new();
+    for (p, node) in &tree.map {
+        match &node.data {
+            Data::Member {
+                stream,
+                layer,
+                ordinal,
+                inode,
+            } => match primary.get(&(*stream, *inode)) {
+                Some(first) => links.push((p, first, node)),
+                None => {
+                    primary.insert((*stream, *inode), p);
+                    wanted[*stream as usize].insert((*layer, *ordinal), p);
+                }
+            },
+            Data::Host(src) => {
+                let mut f = std::fs::File::open(src).map_err(|e| {
+                    evebuild_tree::Error::io(format!("opening {}", src.display()), e)
+                })?;
+                let size = f
+                    .metadata()
+                    .map_err(|e| evebuild_tree::Error::io(format!("reading {}", src.display()), e))?
+                    .len();
+                let mut entry = node.entry(p.clone());
+                entry.kind = Kind::File { size };
+                add(node, &entry, &mut (&mut f).take(size))?;
+            }
+            Data::Inline(bytes) => add(node, &node.entry(p.clone()), &mut &bytes[..])?,
+            Data::Blob(digest) => {
+                let mut r = open_blob(digest)
+                    .map_err(|e| evebuild_tree::Error::Tar(format!("blob {digest}: {e}")))?;
+                add(node, &node.entry(p.clone()), &mut r)?;
+            }
+            Data::None => add(node, &node.entry(p.clone()), &mut std::io::empty())?,
+        }
+    }
+    for (want, (img, stream)) in wanted.iter().zip(streams) {
+        if want.is_empty() {
+            continue;
+        }
+        let mut seen = 0usize;
+        visit_members(*img, *stream, &mut |layer, ordinal, _, data| {
+            if let Some(p) = want.get(&(layer, ordinal)) {
+                let node = &tree.map[*p];
+                add(node, &node.entry((*p).clone()), data)?;
+                seen += 1;
+            }
+            Ok(())
+        })?;
+        if seen != want.len() {
+            return Err(evebuild_tree::Error::Tar(format!(
+                "{}: layer members changed between the two passes",
+                img.reference()
+            )));
+        }
+    }
+    for (p, target, node) in links {
+        let mut entry = node.entry(p.clone());
+        entry.kind = Kind::Hardlink {
+            target: target.clone(),
+        };
+        add(node, &entry, &mut std::io::empty())?;
+    }
+    Ok(())
+}
+
+/// The flattened filesystem of `image` (its layers with whiteouts applied, by the rules of
+/// the module notes) streamed into `out`.
+pub fn image_tree(
+    store: &evebuild_oci::Store,
+    image: &evebuild_oci::Image,
+    out: &mut dyn Sink,
+) -> Result<(), evebuild_tree::Error> {
+    let handle = StoreImage::borrowed(store, image);
+    let tree = stream_tree(&handle, Stream::Layers, 0, true).map_err(evebuild_tree::Error::Tar)?;
+    let no_blobs = |digest: &str| Err(format!("{digest}: an image tree has no blobs"));
+    write_tree(
+        &tree,
+        &[(&handle, Stream::Layers)],
+        &no_blobs,
+        &mut |_, entry, data| out.add(entry, data),
+    )
 }

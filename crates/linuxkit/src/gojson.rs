@@ -1,7 +1,8 @@
-//! JSON text exactly as Go's `encoding/json` `MarshalIndent` writes it.
+//! JSON text exactly as Go's `encoding/json` `MarshalIndent` and `Marshal` write it.
 //!
 //! linuxkit writes config.json, runtime.json and the `metadata: json` dump with
-//! `json.MarshalIndent(v, "", "    ")`. The byte-level rules that differ from serde_json: `<`,
+//! `json.MarshalIndent(v, "", "    ")`, and an image's `org.mobyproject.config` label with
+//! `json.Marshal`. The byte-level rules that differ from serde_json: `<`,
 //! `>` and `&` are escaped as `\u003c`/`\u003e`/`\u0026` (HTML-safe), as are U+2028 and U+2029;
 //! `\b` `\f` `\n` `\r` `\t` have short escapes and other control bytes become `\u00XX`; empty
 //! arrays and objects print as `[]`/`{}`; keys stay in the order the Go struct declares them
@@ -19,6 +20,8 @@ pub enum Json {
     Int(i64),
     /// An unsigned integer.
     UInt(u64),
+    /// A number written as given (a YAML float carried over as written).
+    Number(String),
     /// A string.
     Str(String),
     /// An array.
@@ -38,6 +41,13 @@ impl Json {
         Json::Arr(items.iter().map(|s| Json::str(s.as_ref())).collect())
     }
 
+    /// `Marshal(v)`: no whitespace at all.
+    pub fn to_go_compact(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out, 0, None);
+        out
+    }
+
     /// `MarshalIndent(v, "", "    ")`.
     pub fn to_go_indent(&self) -> String {
         self.to_go_indent_with("    ")
@@ -46,15 +56,19 @@ impl Json {
     /// `MarshalIndent(v, "", indent)`.
     pub fn to_go_indent_with(&self, indent: &str) -> String {
         let mut out = String::new();
-        self.write(&mut out, 0, indent);
+        self.write(&mut out, 0, Some(indent));
         out
     }
 
-    fn write(&self, out: &mut String, depth: usize, indent: &str) {
+    /// Writes the value at nesting `depth`, each element on its own line indented by `indent`
+    /// per level, or all on one line without spaces when `indent` is `None`.
+    fn write(&self, out: &mut String, depth: usize, indent: Option<&str>) {
         let nl = |out: &mut String, d: usize| {
-            out.push('\n');
-            for _ in 0..d {
-                out.push_str(indent);
+            if let Some(indent) = indent {
+                out.push('\n');
+                for _ in 0..d {
+                    out.push_str(indent);
+                }
             }
         };
         match self {
@@ -62,6 +76,7 @@ impl Json {
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(i) => out.push_str(&i.to_string()),
             Json::UInt(u) => out.push_str(&u.to_string()),
+            Json::Number(n) => out.push_str(n),
             Json::Str(s) => write_string(out, s),
             Json::Arr(items) if items.is_empty() => out.push_str("[]"),
             Json::Obj(fields) if fields.is_empty() => out.push_str("{}"),
@@ -85,7 +100,7 @@ impl Json {
                     }
                     nl(out, depth + 1);
                     write_string(out, k);
-                    out.push_str(": ");
+                    out.push_str(if indent.is_some() { ": " } else { ":" });
                     v.write(out, depth + 1, indent);
                 }
                 nl(out, depth);
@@ -141,6 +156,7 @@ impl ObjBuilder {
             Json::Bool(b) => !b,
             Json::Int(i) => *i == 0,
             Json::UInt(u) => *u == 0,
+            Json::Number(n) => n.parse::<f64>().is_ok_and(|f| f == 0.0),
             Json::Str(s) => s.is_empty(),
             Json::Arr(a) => a.is_empty(),
             Json::Obj(o) => o.is_empty(),
@@ -179,5 +195,17 @@ mod tests {
             v.to_go_indent(),
             "{\n    \"a\": \"\\u003cx\\u003e \\u0026 \\u2028 \\t\\u0001\",\n    \"b\": [],\n    \"c\": {},\n    \"d\": [\n        -1,\n        18446744073709551615\n    ]\n}"
         );
+    }
+
+    #[test]
+    fn matches_go_marshal() {
+        let v = ObjBuilder::new()
+            .field("a", Json::str("\u{8}\u{c}<"))
+            .field(
+                "b",
+                Json::Arr(vec![Json::Number("1.5".into()), Json::Obj(vec![])]),
+            )
+            .build();
+        assert_eq!(v.to_go_compact(), r#"{"a":"\b\f\u003c","b":[1.5,{}]}"#);
     }
 }

@@ -8,11 +8,9 @@
 //! and prints their unset fields as `null`/`[]`/`{}`), JSON the `json` tags.
 
 use crate::gojson::{Json, ObjBuilder};
-use crate::runtime::{idmaps_json, mount_json, resources_json};
+use crate::imageconfig::{Device, Field, Id, IdMapping, Mount, Resources, Runtime};
 use crate::yamlv2::{self, Y};
-use crate::yml::{
-    Config, Container, Device, File, Id, IdMapping, ImageConfig, Mount, Resources, Runtime, Volume,
-};
+use crate::yml::{Config, Container, File, Volume};
 use std::collections::BTreeMap;
 
 /// `yaml.v2.Marshal` of the config.
@@ -97,14 +95,6 @@ fn id_y(id: &Id) -> Y {
     match id {
         Id::Num(n) => Y::int(n),
         Id::Name(s) => Y::str(s),
-    }
-}
-
-fn id_json(id: &Id) -> Json {
-    match id {
-        Id::Num(n) if *n < 0 => Json::Int(*n as i64),
-        Id::Num(n) => Json::UInt(*n as u64),
-        Id::Name(s) => Json::str(s),
     }
 }
 
@@ -276,7 +266,7 @@ fn runtime_y(r: &Runtime) -> Y {
             ),
         ));
     }
-    let ns = bind_ns_pairs(r);
+    let ns = r.bind_ns.pairs();
     if ns.iter().any(|(_, v)| v.is_some()) {
         v.push((
             "bindNS".into(),
@@ -293,166 +283,20 @@ fn runtime_y(r: &Runtime) -> Y {
     Y::Map(v)
 }
 
-fn bind_ns_pairs(r: &Runtime) -> [(&'static str, Option<&String>); 7] {
-    let b = &r.bind_ns;
-    [
-        ("cgroup", b.cgroup.as_ref()),
-        ("ipc", b.ipc.as_ref()),
-        ("mnt", b.mnt.as_ref()),
-        ("net", b.net.as_ref()),
-        ("pid", b.pid.as_ref()),
-        ("user", b.user.as_ref()),
-        ("uts", b.uts.as_ref()),
-    ]
-}
-
-/// The `ImageConfig` fields in struct order, each as (yaml key, value) when set.
-fn config_fields<'a>(c: &'a ImageConfig) -> Vec<(&'static str, Field<'a>)> {
-    use Field::*;
-    let mut v: Vec<(&'static str, Field<'a>)> = Vec::new();
-    let mut push = |k: &'static str, f: Option<Field<'a>>| {
-        if let Some(f) = f {
-            v.push((k, f));
-        }
-    };
-    push("capabilities", c.capabilities.as_ref().map(Strs));
-    push("capabilities.add", c.capabilities_add.as_ref().map(Strs));
-    push("ambient", c.ambient.as_ref().map(Strs));
-    push("mounts", c.mounts.as_ref().map(Mounts));
-    push("binds", c.binds.as_ref().map(Strs));
-    push("binds.add", c.binds_add.as_ref().map(Strs));
-    push("devices", c.devices.as_ref().map(Devices));
-    push("tmpfs", c.tmpfs.as_ref().map(Strs));
-    push("command", c.command.as_ref().map(Strs));
-    push("env", c.env.as_ref().map(Strs));
-    for (k, s) in [
-        ("cwd", &c.cwd),
-        ("net", &c.net),
-        ("pid", &c.pid),
-        ("ipc", &c.ipc),
-        ("uts", &c.uts),
-        ("userns", &c.userns),
-        ("hostname", &c.hostname),
-    ] {
-        push(k, (!s.is_empty()).then_some(Str(s)));
-    }
-    push("readonly", c.readonly.map(Bool));
-    push("maskedPaths", c.masked_paths.as_ref().map(Strs));
-    push("readonlyPaths", c.readonly_paths.as_ref().map(Strs));
-    push("uid", c.uid.as_ref().map(IdV));
-    push("gid", c.gid.as_ref().map(IdV));
-    push("additionalGids", c.additional_gids.as_ref().map(Ids));
-    push("noNewPrivileges", c.no_new_privileges.map(Bool));
-    push("oomScoreAdj", c.oom_score_adj.map(Int));
-    push(
-        "rootfsPropagation",
-        c.rootfs_propagation.as_deref().map(Str),
-    );
-    push("cgroupsPath", c.cgroups_path.as_deref().map(Str));
-    push("resources", c.resources.as_ref().map(Res));
-    push("sysctl", c.sysctl.as_ref().map(StrMap));
-    push("rlimits", c.rlimits.as_ref().map(Strs));
-    push("uidMappings", c.uid_mappings.as_ref().map(IdMaps));
-    push("gidMappings", c.gid_mappings.as_ref().map(IdMaps));
-    push("annotations", c.annotations.as_ref().map(StrMap));
-    push("runtime", c.runtime.as_ref().map(Rt));
-    v
-}
-
-enum Field<'a> {
-    Strs(&'a Vec<String>),
-    Str(&'a str),
-    Bool(bool),
-    Int(i64),
-    IdV(&'a Id),
-    Ids(&'a Vec<Id>),
-    Mounts(&'a Vec<Mount>),
-    Devices(&'a Vec<Device>),
-    Res(&'a Resources),
-    StrMap(&'a BTreeMap<String, String>),
-    IdMaps(&'a Vec<IdMapping>),
-    Rt(&'a Runtime),
-}
-
-fn field_y(f: &Field<'_>) -> Y {
+fn field_y(f: &Field<'_, Resources>) -> Y {
     match f {
         Field::Strs(v) => Y::strs(v),
         Field::Str(s) => Y::str(*s),
         Field::Bool(b) => Y::bool(*b),
         Field::Int(i) => Y::int(i),
-        Field::IdV(id) => id_y(id),
+        Field::Id(id) => id_y(id),
         Field::Ids(ids) => Y::Seq(ids.iter().map(id_y).collect()),
         Field::Mounts(m) => Y::Seq(m.iter().map(mount_y).collect()),
         Field::Devices(d) => Y::Seq(d.iter().map(device_y).collect()),
-        Field::Res(r) => resources_y(r),
+        Field::Resources(r) => resources_y(r),
         Field::StrMap(m) => string_map_y(m),
-        Field::IdMaps(m) => idmaps_y(m),
-        Field::Rt(r) => runtime_y(r),
-    }
-}
-
-fn field_json(f: &Field<'_>) -> Json {
-    match f {
-        Field::Strs(v) => Json::strs(v),
-        Field::Str(s) => Json::str(*s),
-        Field::Bool(b) => Json::Bool(*b),
-        Field::Int(i) => Json::Int(*i),
-        Field::IdV(id) => id_json(id),
-        Field::Ids(ids) => Json::Arr(ids.iter().map(id_json).collect()),
-        Field::Mounts(m) => Json::Arr(m.iter().map(mount_json).collect()),
-        Field::Devices(d) => Json::Arr(
-            d.iter()
-                .map(|d| {
-                    ObjBuilder::new()
-                        .field("path", Json::str(&d.path))
-                        .field("type", Json::str(&d.typ))
-                        .field("major", Json::Int(d.major))
-                        .field("minor", Json::Int(d.minor))
-                        .omitempty("mode", Json::str(&d.mode))
-                        .build()
-                })
-                .collect(),
-        ),
-        Field::Res(r) => resources_json(r),
-        Field::StrMap(m) => Json::Obj(m.iter().map(|(k, v)| (k.clone(), Json::str(v))).collect()),
-        Field::IdMaps(m) => idmaps_json(m),
-        Field::Rt(r) => {
-            let mut b = ObjBuilder::new()
-                .some("cgroups", r.cgroups.as_ref().map(|c| Json::strs(c)))
-                .some(
-                    "mounts",
-                    r.mounts
-                        .as_ref()
-                        .map(|m| Json::Arr(m.iter().map(mount_json).collect())),
-                )
-                .some("mkdir", r.mkdir.as_ref().map(|c| Json::strs(c)));
-            b = b.some(
-                "interfaces",
-                r.interfaces.as_ref().map(|i| {
-                    Json::Arr(
-                        i.iter()
-                            .map(|i| {
-                                ObjBuilder::new()
-                                    .omitempty("name", Json::str(&i.name))
-                                    .omitempty("add", Json::str(&i.add))
-                                    .omitempty("peer", Json::str(&i.peer))
-                                    .field("createInRoot", Json::Bool(i.create_in_root))
-                                    .build()
-                            })
-                            .collect(),
-                    )
-                }),
-            );
-            let ns = Json::Obj(
-                bind_ns_pairs(r)
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k.to_string(), Json::str(v?))))
-                    .collect(),
-            );
-            b.field("bindNS", ns)
-                .some("namespace", r.namespace.as_ref().map(Json::str))
-                .build()
-        }
+        Field::IdMappings(m) => idmaps_y(m),
+        Field::Runtime(r) => runtime_y(r),
     }
 }
 
@@ -462,7 +306,8 @@ fn container_y(c: &Container) -> Y {
         ("image".into(), Y::str(&c.image)),
     ];
     v.extend(
-        config_fields(&c.config)
+        c.config
+            .fields()
             .iter()
             .map(|(k, f)| (k.to_string(), field_y(f))),
     );
@@ -475,9 +320,10 @@ fn container_json(c: &Container) -> Json {
         ("image".into(), Json::str(&c.image)),
     ];
     v.extend(
-        config_fields(&c.config)
+        c.config
+            .fields()
             .iter()
-            .map(|(k, f)| (k.to_string(), field_json(f))),
+            .map(|(k, f)| (k.to_string(), f.go_json())),
     );
     Json::Obj(v)
 }
@@ -514,8 +360,8 @@ fn file_json(f: &File) -> Json {
         .omitempty("metadata", Json::str(&f.metadata))
         .field("optional", Json::Bool(f.optional))
         .omitempty("mode", Json::str(&f.mode))
-        .some("uid", f.uid.as_ref().map(id_json))
-        .some("gid", f.gid.as_ref().map(id_json))
+        .some("uid", f.uid.as_ref().map(Id::go_json))
+        .some("gid", f.gid.as_ref().map(Id::go_json))
         .build()
 }
 

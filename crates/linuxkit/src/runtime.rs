@@ -14,7 +14,11 @@
 
 use crate::format::{ALL_CAPS, OCI_VERSION, RLIMITS};
 use crate::gojson::{Json, ObjBuilder};
-use crate::yml::{Container, Id, IdMapping, ImageConfig, Mount, Resources, Runtime};
+use crate::imageconfig::{
+    BINDNS_KEYS, DeviceRule, Id, IdMapping, ImageConfig, Interface, Mount, ResourcesField, Runtime,
+    id_mappings_json,
+};
+use crate::yml::Container;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The parts of an image's config that linuxkit reads.
@@ -97,7 +101,7 @@ pub struct RuntimeJson {
     pub cgroups: Vec<String>,
     pub mounts: Vec<Mount>,
     pub mkdir: Vec<String>,
-    pub interfaces: Vec<crate::yml::Interface>,
+    pub interfaces: Vec<Interface>,
     /// cgroup, ipc, mnt, net, pid, user, uts.
     pub bind_ns: [String; 7],
     pub namespace: String,
@@ -106,34 +110,27 @@ pub struct RuntimeJson {
 impl RuntimeJson {
     /// runtime.json with `first` mounts placed before the configured ones.
     pub fn to_json(&self, first: &[Mount]) -> String {
-        let ns_keys = ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"];
         ObjBuilder::new()
             .field("cgroups", Json::strs(&self.cgroups))
             .field(
                 "mounts",
-                Json::Arr(first.iter().chain(&self.mounts).map(mount_json).collect()),
+                Json::Arr(
+                    first
+                        .iter()
+                        .chain(&self.mounts)
+                        .map(Mount::go_json)
+                        .collect(),
+                ),
             )
             .field("mkdir", Json::strs(&self.mkdir))
             .field(
                 "interfaces",
-                Json::Arr(
-                    self.interfaces
-                        .iter()
-                        .map(|i| {
-                            ObjBuilder::new()
-                                .omitempty("name", Json::str(&i.name))
-                                .omitempty("add", Json::str(&i.add))
-                                .omitempty("peer", Json::str(&i.peer))
-                                .field("createInRoot", Json::Bool(i.create_in_root))
-                                .build()
-                        })
-                        .collect(),
-                ),
+                Json::Arr(self.interfaces.iter().map(Interface::go_json).collect()),
             )
             .field(
                 "bindNS",
                 Json::Obj(
-                    ns_keys
+                    BINDNS_KEYS
                         .iter()
                         .zip(&self.bind_ns)
                         .map(|(k, v)| (k.to_string(), Json::str(v)))
@@ -144,115 +141,6 @@ impl RuntimeJson {
             .build()
             .to_go_indent()
     }
-}
-
-/// An OCI mount as Go's `specs.Mount` marshals it.
-pub fn mount_json(m: &Mount) -> Json {
-    ObjBuilder::new()
-        .field("destination", Json::str(&m.destination))
-        .omitempty("type", Json::str(&m.typ))
-        .omitempty("source", Json::str(&m.source))
-        .omitempty("options", Json::strs(&m.options))
-        .omitempty("uidMappings", idmaps_json(&m.uid_mappings))
-        .omitempty("gidMappings", idmaps_json(&m.gid_mappings))
-        .build()
-}
-
-/// `[]specs.LinuxIDMapping` as JSON.
-pub fn idmaps_json(maps: &[IdMapping]) -> Json {
-    Json::Arr(
-        maps.iter()
-            .map(|m| {
-                ObjBuilder::new()
-                    .field("containerID", Json::UInt(m.container_id.into()))
-                    .field("hostID", Json::UInt(m.host_id.into()))
-                    .field("size", Json::UInt(m.size.into()))
-                    .build()
-            })
-            .collect(),
-    )
-}
-
-/// `specs.LinuxResources` as JSON (what linuxkit's decode can fill).
-pub fn resources_json(r: &Resources) -> Json {
-    let int = |v: Option<i64>| v.map(Json::Int);
-    let uint = |v: Option<u64>| v.map(Json::UInt);
-    ObjBuilder::new()
-        .omitempty(
-            "devices",
-            Json::Arr(
-                r.devices
-                    .iter()
-                    .map(|d| {
-                        ObjBuilder::new()
-                            .field("allow", Json::Bool(d.allow))
-                            .omitempty("type", Json::str(&d.typ))
-                            .some("major", int(d.major))
-                            .some("minor", int(d.minor))
-                            .omitempty("access", Json::str(&d.access))
-                            .build()
-                    })
-                    .collect(),
-            ),
-        )
-        .some(
-            "memory",
-            r.memory.as_ref().map(|m| {
-                ObjBuilder::new()
-                    .some("limit", int(m.limit))
-                    .some("reservation", int(m.reservation))
-                    .some("swap", int(m.swap))
-                    .some("kernel", int(m.kernel))
-                    .some("swappiness", uint(m.swappiness))
-                    .build()
-            }),
-        )
-        .some(
-            "cpu",
-            r.cpu.as_ref().map(|c| {
-                ObjBuilder::new()
-                    .some("shares", uint(c.shares))
-                    .some("quota", int(c.quota))
-                    .some("period", uint(c.period))
-                    .omitempty("cpus", Json::str(&c.cpus))
-                    .omitempty("mems", Json::str(&c.mems))
-                    .build()
-            }),
-        )
-        .some(
-            "pids",
-            r.pids
-                .map(|l| ObjBuilder::new().field("limit", Json::Int(l)).build()),
-        )
-        .some(
-            "blockIO",
-            r.blockio.map(|w| {
-                ObjBuilder::new()
-                    .some("weight", w.map(|w| Json::UInt(w.into())))
-                    .build()
-            }),
-        )
-        .some(
-            "network",
-            r.network.as_ref().map(|p| {
-                ObjBuilder::new()
-                    .omitempty(
-                        "priorities",
-                        Json::Arr(
-                            p.iter()
-                                .map(|(n, prio)| {
-                                    ObjBuilder::new()
-                                        .field("name", Json::str(n))
-                                        .field("priority", Json::UInt((*prio).into()))
-                                        .build()
-                                })
-                                .collect(),
-                        ),
-                    )
-                    .build()
-            }),
-        )
-        .build()
 }
 
 /// A container whose config cannot be built.
@@ -613,7 +501,7 @@ pub fn config_to_oci(
         .unwrap_or_default()
     {
         if d.path == "all" {
-            resources.devices.push(crate::yml::DeviceRule {
+            resources.devices.push(DeviceRule {
                 allow: true,
                 typ: d.typ.clone(),
                 access: "rwm".into(),
@@ -632,7 +520,7 @@ pub fn config_to_oci(
                 .field("fileMode", Json::UInt(u64::from(mode as u32)))
                 .build(),
         );
-        resources.devices.push(crate::yml::DeviceRule {
+        resources.devices.push(DeviceRule {
             allow: true,
             typ: d.typ.clone(),
             major: Some(d.major),
@@ -685,14 +573,14 @@ pub fn config_to_oci(
     let linux = ObjBuilder::new()
         .omitempty(
             "uidMappings",
-            idmaps_json(pick(&label.uid_mappings, &y.uid_mappings).unwrap_or(&no_maps)),
+            id_mappings_json(pick(&label.uid_mappings, &y.uid_mappings).unwrap_or(&no_maps)),
         )
         .omitempty(
             "gidMappings",
-            idmaps_json(pick(&label.gid_mappings, &y.gid_mappings).unwrap_or(&no_maps)),
+            id_mappings_json(pick(&label.gid_mappings, &y.gid_mappings).unwrap_or(&no_maps)),
         )
         .omitempty("sysctl", map_json(pick(&label.sysctl, &y.sysctl)))
-        .field("resources", resources_json(&resources))
+        .field("resources", resources.go_json())
         .omitempty(
             "cgroupsPath",
             Json::str(
@@ -736,7 +624,7 @@ pub fn config_to_oci(
         )
         .omitempty(
             "mounts",
-            Json::Arr(mounts.values().map(mount_json).collect()),
+            Json::Arr(mounts.values().map(Mount::go_json).collect()),
         )
         .omitempty(
             "annotations",

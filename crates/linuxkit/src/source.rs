@@ -105,10 +105,22 @@ pub struct StoreImages<'a> {
     pub platform: evebuild_oci::Platform,
 }
 
-struct StoreImage<'a> {
+/// One image of an `evebuild-oci` store.
+pub(crate) struct StoreImage<'a> {
     store: &'a evebuild_oci::Store,
     reference: String,
-    image: evebuild_oci::Image,
+    image: std::borrow::Cow<'a, evebuild_oci::Image>,
+}
+
+impl<'a> StoreImage<'a> {
+    /// An image already resolved from `store`.
+    pub(crate) fn borrowed(store: &'a evebuild_oci::Store, image: &'a evebuild_oci::Image) -> Self {
+        StoreImage {
+            store,
+            reference: image.reference.to_string(),
+            image: std::borrow::Cow::Borrowed(image),
+        }
+    }
 }
 
 impl StoreImages<'_> {
@@ -146,7 +158,7 @@ impl Images for StoreImages<'_> {
         Ok(Box::new(StoreImage {
             store: self.store,
             reference: reference.to_string(),
-            image,
+            image: std::borrow::Cow::Owned(image),
         }))
     }
 

@@ -18,7 +18,7 @@
 //! Left out: anchors, tags, flow collections with content and non-UTF-8 data (`!!binary`);
 //! a config never produces them.
 
-use crate::yamlv3;
+use crate::yaml;
 
 /// A value to marshal, shaped like what yaml.v2 sees after reflection.
 #[derive(Debug, Clone, PartialEq)]
@@ -321,14 +321,42 @@ impl Emitter {
         if !self.whitespace {
             self.put(' ');
         }
+        self.folded(value, allow_breaks, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+        }
+    }
+
+    fn single(&mut self, value: &str, allow_breaks: bool) {
+        self.indicator("'", true, false, false);
+        self.folded(value, allow_breaks, true);
+        self.indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// The text of a plain or (`single`) single-quoted scalar: a space past the best width
+    /// becomes a line break (in a single-quoted one, not the first or last character), line
+    /// breaks are written as YAML folds them, and in a single-quoted one `'` is doubled.
+    fn folded(&mut self, value: &str, allow_breaks: bool, single: bool) {
         let chars: Vec<char> = value.chars().collect();
         let mut spaces = false;
         let mut breaks = false;
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
+                let inner = !single || (i > 0 && i < chars.len() - 1);
                 if allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
+                    && inner
                     && chars.get(i + 1) != Some(&' ')
                 {
                     self.write_indent();
@@ -347,56 +375,7 @@ impl Emitter {
                 if breaks {
                     self.write_indent();
                 }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
-        self.whitespace = false;
-        self.indention = false;
-    }
-
-    fn write_break(&mut self, c: char) {
-        if c == '\n' {
-            self.put_break();
-        } else {
-            self.out.push(c);
-            self.column = 0;
-        }
-    }
-
-    fn single(&mut self, value: &str, allow_breaks: bool) {
-        self.indicator("'", true, false, false);
-        let chars: Vec<char> = value.chars().collect();
-        let mut spaces = false;
-        let mut breaks = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && i > 0
-                    && i < chars.len() - 1
-                    && chars[i + 1] != ' '
-                {
-                    self.write_indent();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                if c == '\'' {
+                if single && c == '\'' {
                     self.put('\'');
                 }
                 self.put(c);
@@ -405,9 +384,6 @@ impl Emitter {
                 breaks = false;
             }
         }
-        self.indicator("'", false, false, false);
-        self.whitespace = false;
-        self.indention = false;
     }
 
     fn double(&mut self, value: &str, allow_breaks: bool) {
@@ -626,14 +602,10 @@ fn analyze(value: &str) -> Analysis {
 
 /// yaml.v2's `stringv` test: would the text read back as a string if written plain?
 fn resolves_plain_to_string(s: &str) -> bool {
-    const YAML11: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off",
-        "OFF", "<<",
-    ];
-    if YAML11.contains(&s) || is_base60_float(s) {
+    if yaml::yaml11_bool(s).is_some() || s == "<<" || is_base60_float(s) {
         return false;
     }
-    matches!(yamlv3::resolve_plain(s), yamlv3::Value::Str(_))
+    matches!(yaml::resolve_plain(s), yaml::Value::Str(_))
 }
 
 /// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.

@@ -1,7 +1,7 @@
 //! The linuxkit yml schema: parsing, validation and `@pkg:` templates.
 //!
 //! [`Config::parse`] does what linuxkit's `moby.NewConfig` does: it reads the YAML (yaml.v3
-//! rules, see [`crate::yamlv3`]), checks it against linuxkit's JSON schema (every object is
+//! rules, see [`crate::yaml::parse_value`]), checks it against linuxkit's JSON schema (every object is
 //! closed: an unknown key is an error, reported with the key, where it is and its line; types
 //! are checked as JSON schema checks them, so `readonly: yes` or an unquoted `mode: 0644` are
 //! errors as in linuxkit), applies `@pkg:` templates when asked, then decodes the typed
@@ -17,11 +17,21 @@
 //! and ignored. A template scalar that starts with `@` but not `@pkg:` becomes empty, and a
 //! `@pkg:` that cannot be resolved stays as written, as linuxkit's resolver does.
 //!
+//! The container settings are linuxkit's image configuration, typed once for ymls, labels and
+//! build.yml in [`crate::imageconfig`]; the decoding by schema rules is here.
+//!
 //! Left out: merging several ymls (`AppendConfig`); EVE composes one yml first.
 
-use crate::yamlv3::{self, Node, Value};
+use crate::imageconfig::{
+    BINDNS_KEYS, BindNs, Cpu, DEVICE_KEYS, Device, DeviceRule, IMAGE_CONFIG_KEYS, INTERFACE_KEYS,
+    Id, IdMapping, ImageConfig, Interface, MOUNT_KEYS, Memory, Mount, RUNTIME_KEYS, Resources,
+    Runtime,
+};
+use crate::yaml::{self, Node, NodeKind, Style, Value};
+use evebuild_oci::reference_expand;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 /// A yml that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +42,7 @@ pub enum YmlError {
         /// The yml's name.
         file: String,
         /// What the YAML reader said.
-        source: yamlv3::YamlError,
+        source: yaml::YamlError,
     },
     /// YAML that does not fit linuxkit's schema or rules.
     #[error("{file}:{line}: {message}")]
@@ -44,15 +54,6 @@ pub enum YmlError {
         /// What is wrong and where in the structure.
         message: String,
     },
-}
-
-/// A user or group id as written: a number or a name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Id {
-    /// A number (kept wide: linuxkit takes a Go `int` and truncates it to 32 bits).
-    Num(i128),
-    /// A name, resolved later (container names, then the image's passwd/group).
-    Name(String),
 }
 
 /// The whole yml.
@@ -100,158 +101,6 @@ pub struct Container {
     pub config: ImageConfig,
 }
 
-/// The configuration part of a container entry or of the `org.mobyproject.config` label.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ImageConfig {
-    pub capabilities: Option<Vec<String>>,
-    pub capabilities_add: Option<Vec<String>>,
-    pub ambient: Option<Vec<String>>,
-    pub mounts: Option<Vec<Mount>>,
-    pub binds: Option<Vec<String>>,
-    pub binds_add: Option<Vec<String>>,
-    pub devices: Option<Vec<Device>>,
-    pub tmpfs: Option<Vec<String>>,
-    pub command: Option<Vec<String>>,
-    pub env: Option<Vec<String>>,
-    pub cwd: String,
-    pub net: String,
-    pub pid: String,
-    pub ipc: String,
-    pub uts: String,
-    pub userns: String,
-    pub hostname: String,
-    pub readonly: Option<bool>,
-    pub masked_paths: Option<Vec<String>>,
-    pub readonly_paths: Option<Vec<String>>,
-    pub uid: Option<Id>,
-    pub gid: Option<Id>,
-    pub additional_gids: Option<Vec<Id>>,
-    pub no_new_privileges: Option<bool>,
-    pub oom_score_adj: Option<i64>,
-    pub rootfs_propagation: Option<String>,
-    pub cgroups_path: Option<String>,
-    pub resources: Option<Resources>,
-    pub sysctl: Option<BTreeMap<String, String>>,
-    pub rlimits: Option<Vec<String>>,
-    pub uid_mappings: Option<Vec<IdMapping>>,
-    pub gid_mappings: Option<Vec<IdMapping>>,
-    pub annotations: Option<BTreeMap<String, String>>,
-    pub runtime: Option<Runtime>,
-}
-
-/// An OCI mount as the yml writes it.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Mount {
-    pub destination: String,
-    pub typ: String,
-    pub source: String,
-    pub options: Vec<String>,
-    pub uid_mappings: Vec<IdMapping>,
-    pub gid_mappings: Vec<IdMapping>,
-}
-
-/// A uid/gid mapping. yaml.v3 only fills `size` from what the schema allows.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct IdMapping {
-    pub container_id: u32,
-    pub host_id: u32,
-    pub size: u32,
-}
-
-/// `devices:` entry.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Device {
-    pub path: String,
-    pub typ: String,
-    pub major: i64,
-    pub minor: i64,
-    pub mode: String,
-}
-
-/// The parts of OCI `LinuxResources` that survive linuxkit's decode.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Resources {
-    pub devices: Vec<DeviceRule>,
-    pub memory: Option<Memory>,
-    pub cpu: Option<Cpu>,
-    pub pids: Option<i64>,
-    pub blockio: Option<Option<u16>>,
-    pub network: Option<Vec<(String, u32)>>,
-}
-
-/// A device cgroup rule.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeviceRule {
-    pub allow: bool,
-    pub typ: String,
-    pub major: Option<i64>,
-    pub minor: Option<i64>,
-    pub access: String,
-}
-
-/// Memory limits.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Memory {
-    pub limit: Option<i64>,
-    pub reservation: Option<i64>,
-    pub swap: Option<i64>,
-    pub kernel: Option<i64>,
-    pub swappiness: Option<u64>,
-}
-
-/// CPU limits.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Cpu {
-    pub shares: Option<u64>,
-    pub quota: Option<i64>,
-    pub period: Option<u64>,
-    pub cpus: String,
-    pub mems: String,
-}
-
-/// `runtime:` (goes to runtime.json).
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Runtime {
-    pub cgroups: Option<Vec<String>>,
-    pub mounts: Option<Vec<Mount>>,
-    pub mkdir: Option<Vec<String>>,
-    pub interfaces: Option<Vec<Interface>>,
-    pub bind_ns: BindNs,
-    pub namespace: Option<String>,
-}
-
-/// `runtime.bindNS`.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct BindNs {
-    pub cgroup: Option<String>,
-    pub ipc: Option<String>,
-    pub mnt: Option<String>,
-    pub net: Option<String>,
-    pub pid: Option<String>,
-    pub user: Option<String>,
-    pub uts: Option<String>,
-}
-
-/// `runtime.interfaces` entry.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Interface {
-    pub name: String,
-    pub add: String,
-    pub peer: String,
-    pub create_in_root: bool,
-}
-
 /// `files:` entry.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -286,19 +135,6 @@ pub trait PackageTags {
     fn full_tag(&self, pkg_dir: &Path) -> Result<String, String>;
 }
 
-/// linuxkit's `ReferenceExpand`: `redis` → `docker.io/library/redis`, `foo/bar` →
-/// `docker.io/foo/bar`; no `:latest` is added.
-pub fn expand_reference(r: &str) -> String {
-    let parts: Vec<&str> = r.split('/').collect();
-    match parts.len() {
-        1 => format!("docker.io/library/{r}"),
-        2 if !parts[0].contains('.') && !parts[0].contains(':') && parts[0] != "localhost" => {
-            format!("docker.io/{r}")
-        }
-        _ => r.to_string(),
-    }
-}
-
 const TOP_KEYS: &[&str] = &[
     "kernel",
     "init",
@@ -310,44 +146,13 @@ const TOP_KEYS: &[&str] = &[
     "volumes",
 ];
 const KERNEL_KEYS: &[&str] = &["image", "cmdline", "binary", "tar", "ucode"];
-const IMAGE_KEYS: &[&str] = &[
-    "name",
-    "image",
-    "capabilities",
-    "capabilities.add",
-    "ambient",
-    "mounts",
-    "binds",
-    "binds.add",
-    "devices",
-    "tmpfs",
-    "command",
-    "env",
-    "cwd",
-    "net",
-    "pid",
-    "ipc",
-    "uts",
-    "userns",
-    "readonly",
-    "maskedPaths",
-    "readonlyPaths",
-    "uid",
-    "gid",
-    "additionalGids",
-    "noNewPrivileges",
-    "hostname",
-    "oomScoreAdj",
-    "rootfsPropagation",
-    "cgroupsPath",
-    "resources",
-    "sysctl",
-    "rlimits",
-    "uidMappings",
-    "gidMappings",
-    "annotations",
-    "runtime",
-];
+/// A container entry's keys: its name and image, then the image configuration's.
+static IMAGE_KEYS: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    ["name", "image"]
+        .into_iter()
+        .chain(IMAGE_CONFIG_KEYS.iter().copied())
+        .collect()
+});
 const FILE_KEYS: &[&str] = &[
     "path",
     "directory",
@@ -361,16 +166,7 @@ const FILE_KEYS: &[&str] = &[
     "gid",
 ];
 const VOLUME_KEYS: &[&str] = &["name", "image", "readonly", "format", "platforms"];
-const MOUNT_KEYS: &[&str] = &[
-    "destination",
-    "type",
-    "source",
-    "options",
-    "uidmappings",
-    "gidmappings",
-];
 const IDMAP_KEYS: &[&str] = &["hostID", "containerID", "size"];
-const DEVICE_KEYS: &[&str] = &["path", "type", "major", "minor", "mode"];
 const RESOURCES_KEYS: &[&str] = &[
     "devices",
     "memory",
@@ -408,16 +204,6 @@ const BLOCKIO_KEYS: &[&str] = &[
     "throttleReadIOPSDevice",
     "throttleWriteIOPSDevice",
 ];
-const RUNTIME_KEYS: &[&str] = &[
-    "cgroups",
-    "mounts",
-    "mkdir",
-    "interfaces",
-    "bindNS",
-    "namespace",
-];
-const INTERFACE_KEYS: &[&str] = &["name", "add", "peer", "createInRoot"];
-const BINDNS_KEYS: &[&str] = &["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"];
 
 impl Config {
     /// Parses a yml without templates (as linuxkit does for stdin, URLs and `--input-tar`).
@@ -432,7 +218,7 @@ impl Config {
         file_name: &str,
         templates: Option<(&Path, &dyn PackageTags)>,
     ) -> Result<Config, YmlError> {
-        let mut root = yamlv3::parse(text).map_err(|source| YmlError::Yaml {
+        let mut root = yaml::parse_value(text).map_err(|source| YmlError::Yaml {
             file: file_name.to_string(),
             source,
         })?;
@@ -472,41 +258,45 @@ impl ImageConfig {
     /// refused, as linuxkit refuses them.
     pub fn parse_label(text: &str, image: &str) -> Result<ImageConfig, YmlError> {
         let file = format!("label org.mobyproject.config of {image}");
-        let root = yamlv3::parse(text).map_err(|source| YmlError::Yaml {
+        let root = yaml::parse_value(text).map_err(|source| YmlError::Yaml {
             file: file.clone(),
             source,
         })?;
         let d = Decoder { file: &file };
-        let Value::Map(pairs) = &root.value else {
+        let Value::Map(pairs) = root.value() else {
             return Err(d.invalid(root.line, "the label is not an object"));
         };
         for key in ["name", "image"] {
-            if let Some((k, _)) = pairs
-                .iter()
-                .find(|(k, _)| k.value == Value::Str(key.into()))
-            {
+            if let Some((k, _)) = pairs.iter().find(|(k, _)| k.value() == Value::Str(key)) {
                 return Err(d.invalid(k.line, format!("{key} cannot be set in metadata label")));
             }
         }
-        let obj = d.object(&root, "label", IMAGE_KEYS)?;
+        let obj = d.object(&root, "label", &IMAGE_KEYS)?;
         d.image_config(&obj)
     }
 }
 
 fn apply_templates(node: &mut Node, dir: &Path, tags: &dyn PackageTags) {
-    match &mut node.value {
-        Value::Str(s) if s.starts_with('@') => {
-            *s = match s.strip_prefix("@pkg:") {
-                Some(pkg) => tags.full_tag(&dir.join(pkg)).unwrap_or_else(|_| s.clone()),
+    match &mut node.kind {
+        NodeKind::Scalar(s) => {
+            let Some(text) = s.as_str().filter(|t| t.starts_with('@')) else {
+                return;
+            };
+            let replaced = match text.strip_prefix("@pkg:") {
+                Some(pkg) => tags
+                    .full_tag(&dir.join(pkg))
+                    .unwrap_or_else(|_| text.to_string()),
                 None => String::new(),
             };
+            // The replacement is a string whatever it looks like.
+            s.text = replaced;
+            s.style = Style::Quoted;
         }
-        Value::Seq(items) => items.iter_mut().for_each(|n| apply_templates(n, dir, tags)),
-        Value::Map(pairs) => pairs.iter_mut().for_each(|(k, v)| {
+        NodeKind::Seq(items) => items.iter_mut().for_each(|n| apply_templates(n, dir, tags)),
+        NodeKind::Map(pairs) => pairs.iter_mut().for_each(|(k, v)| {
             apply_templates(k, dir, tags);
             apply_templates(v, dir, tags);
         }),
-        _ => {}
     }
 }
 
@@ -550,25 +340,25 @@ impl Decoder<'_> {
             n.line,
             format!(
                 "{ctx}: invalid type, expected {want}, got {} {}",
-                n.value.type_name(),
-                yamlv3::describe(&n.value)
+                n.value().schema_type(),
+                n.value().describe()
             ),
         )
     }
 
     fn object<'a>(&self, n: &'a Node, ctx: &str, allowed: &[&str]) -> Result<Obj<'a>, YmlError> {
-        let Value::Map(pairs) = &n.value else {
+        let Value::Map(pairs) = n.value() else {
             return Err(self.wrong_type(ctx, n, "object"));
         };
         let mut out = Vec::new();
         for (k, v) in pairs {
-            let Value::Str(key) = &k.value else {
+            let Value::Str(key) = k.value() else {
                 return Err(self.invalid(
                     k.line,
-                    format!("{ctx}: key {} is not a string", yamlv3::describe(&k.value)),
+                    format!("{ctx}: key {} is not a string", k.value().describe()),
                 ));
             };
-            if !allowed.contains(&key.as_str()) {
+            if !allowed.contains(&key) {
                 return Err(self.invalid(
                     k.line,
                     format!(
@@ -577,7 +367,7 @@ impl Decoder<'_> {
                     ),
                 ));
             }
-            out.push((key.as_str(), v));
+            out.push((key, v));
         }
         Ok(Obj {
             ctx: ctx.to_string(),
@@ -589,8 +379,8 @@ impl Decoder<'_> {
     fn str(&self, o: &Obj, key: &str) -> Result<Option<String>, YmlError> {
         match o.get(key) {
             None => Ok(None),
-            Some(n) => match &n.value {
-                Value::Str(s) => Ok(Some(s.clone())),
+            Some(n) => match n.value() {
+                Value::Str(s) => Ok(Some(s.to_string())),
                 _ => Err(self.wrong_type(&join(&o.ctx, key), n, "string")),
             },
         }
@@ -603,7 +393,7 @@ impl Decoder<'_> {
     fn bool(&self, o: &Obj, key: &str) -> Result<Option<bool>, YmlError> {
         match o.get(key) {
             None => Ok(None),
-            Some(n) => match n.value {
+            Some(n) => match n.value() {
                 Value::Bool(b) => Ok(Some(b)),
                 _ => Err(self.wrong_type(&join(&o.ctx, key), n, "boolean")),
             },
@@ -613,7 +403,7 @@ impl Decoder<'_> {
     fn int(&self, o: &Obj, key: &str) -> Result<Option<i128>, YmlError> {
         match o.get(key) {
             None => Ok(None),
-            Some(n) => match n.value {
+            Some(n) => match n.value() {
                 Value::Int(i) => Ok(Some(i)),
                 _ => Err(self.wrong_type(&join(&o.ctx, key), n, "integer")),
             },
@@ -633,9 +423,9 @@ impl Decoder<'_> {
     }
 
     fn id(&self, ctx: &str, n: &Node) -> Result<Id, YmlError> {
-        match &n.value {
-            Value::Str(s) => Ok(Id::Name(s.clone())),
-            Value::Int(i) => Ok(Id::Num(*i)),
+        match n.value() {
+            Value::Str(s) => Ok(Id::Name(s.to_string())),
+            Value::Int(i) => Ok(Id::Num(i)),
             _ => Err(self.wrong_type(ctx, n, "string or integer")),
         }
     }
@@ -654,7 +444,7 @@ impl Decoder<'_> {
     ) -> Result<Option<Vec<T>>, YmlError> {
         let Some(n) = o.get(key) else { return Ok(None) };
         let ctx = join(&o.ctx, key);
-        let Value::Seq(items) = &n.value else {
+        let Value::Seq(items) = n.value() else {
             return Err(self.wrong_type(&ctx, n, "array"));
         };
         items
@@ -666,8 +456,8 @@ impl Decoder<'_> {
     }
 
     fn strings(&self, o: &Obj, key: &str) -> Result<Option<Vec<String>>, YmlError> {
-        self.list(o, key, |n, ctx| match &n.value {
-            Value::Str(s) => Ok(s.clone()),
+        self.list(o, key, |n, ctx| match n.value() {
+            Value::Str(s) => Ok(s.to_string()),
             _ => Err(self.wrong_type(ctx, n, "string")),
         })
     }
@@ -675,26 +465,26 @@ impl Decoder<'_> {
     fn string_map(&self, o: &Obj, key: &str) -> Result<Option<BTreeMap<String, String>>, YmlError> {
         let Some(n) = o.get(key) else { return Ok(None) };
         let ctx = join(&o.ctx, key);
-        let Value::Map(pairs) = &n.value else {
+        let Value::Map(pairs) = n.value() else {
             return Err(self.wrong_type(&ctx, n, "object"));
         };
         let mut out = BTreeMap::new();
         for (k, v) in pairs {
-            let (Value::Str(k), Value::Str(v)) = (&k.value, &v.value) else {
-                let bad = if matches!(k.value, Value::Str(_)) {
+            let (Value::Str(k), Value::Str(v)) = (k.value(), v.value()) else {
+                let bad = if matches!(k.value(), Value::Str(_)) {
                     v
                 } else {
                     k
                 };
                 return Err(self.wrong_type(&ctx, bad, "string"));
             };
-            out.insert(k.clone(), v.clone());
+            out.insert(k.to_string(), v.to_string());
         }
         Ok(Some(out))
     }
 
     fn config(&self, root: &Node) -> Result<Config, YmlError> {
-        if root.value == Value::Null {
+        if root.is_null() {
             return Ok(Config::default());
         }
         let o = self.object(root, "", TOP_KEYS)?;
@@ -706,7 +496,7 @@ impl Decoder<'_> {
                     if s.is_empty() {
                         s
                     } else {
-                        expand_reference(&s)
+                        reference_expand(&s)
                     }
                 })?,
                 cmdline: self.string(&k, "cmdline")?,
@@ -722,7 +512,7 @@ impl Decoder<'_> {
         }
         c.init = self
             .strings(&o, "init")?
-            .map(|v| v.iter().map(|s| expand_reference(s)).collect());
+            .map(|v| v.iter().map(|s| reference_expand(s)).collect());
         for (section, slot) in [
             ("onboot", &mut c.onboot),
             ("onshutdown", &mut c.onshutdown),
@@ -754,13 +544,13 @@ impl Decoder<'_> {
 
     fn check_names(&self, c: &Config, root: &Node) -> Result<(), YmlError> {
         let line_of = |section: &str, i: usize| -> usize {
-            let Value::Map(pairs) = &root.value else {
+            let Value::Map(pairs) = root.value() else {
                 return 0;
             };
             pairs
                 .iter()
-                .find(|(k, _)| k.value == Value::Str(section.into()))
-                .and_then(|(_, v)| match &v.value {
+                .find(|(k, _)| k.value() == Value::Str(section))
+                .and_then(|(_, v)| match v.value() {
                     Value::Seq(items) => items.get(i).map(|n| n.line),
                     _ => None,
                 })
@@ -798,14 +588,14 @@ impl Decoder<'_> {
     }
 
     fn container(&self, n: &Node, ctx: &str) -> Result<Container, YmlError> {
-        let o = self.object(n, ctx, IMAGE_KEYS)?;
+        let o = self.object(n, ctx, &IMAGE_KEYS)?;
         let mut missing = ["name", "image"].into_iter().filter(|k| o.get(k).is_none());
         if let Some(k) = missing.next() {
             return Err(self.invalid(n.line, format!("{ctx}: {k} is required")));
         }
         Ok(Container {
             name: self.string(&o, "name")?,
-            image: expand_reference(&self.string(&o, "image")?),
+            image: reference_expand(&self.string(&o, "image")?),
             config: self.image_config(&o)?,
         })
     }
@@ -943,7 +733,7 @@ impl Decoder<'_> {
             out.blockio = Some(self.int_as(&b, "weight")?);
         }
         if let Some(h) = r.get("hugepageLimits") {
-            let Value::Seq(_) = &h.value else {
+            let Value::Seq(_) = h.value() else {
                 return Err(self.wrong_type(&format!("{ctx}.hugepageLimits"), h, "array"));
             };
         }
@@ -1113,6 +903,28 @@ mod tests {
             p.config.command.as_ref().unwrap(),
             &["@pkg:../pkg/missing", ""]
         );
+    }
+
+    #[test]
+    fn labels_written_from_build_yml_read_back() {
+        let node = crate::yaml::parse(
+            "capabilities: [CAP_SYS_ADMIN]\nbinds.add: []\nreadonly: yes\nuid: 0\n\
+             gid: nogroup\nsysctl: {b: '1', a: '2'}\nrootfsPropagation: shared\n\
+             devices: [{path: /dev/x, type: c, major: 1, minor: 2, mode: '0600'}]\n\
+             runtime: {mkdir: [/x], bindNS: {net: /run/netns/n}}\n",
+        )
+        .unwrap()
+        .unwrap();
+        let built = ImageConfig::from_yaml(&node).unwrap();
+        let read = ImageConfig::parse_label(&built.label_json(), "x").unwrap();
+        assert_eq!(read.capabilities, built.capabilities);
+        assert_eq!(read.binds_add, Some(vec![]));
+        assert_eq!(read.readonly, Some(true));
+        assert_eq!((&read.uid, &read.gid), (&built.uid, &built.gid));
+        assert_eq!(read.sysctl, built.sysctl);
+        assert_eq!(read.rootfs_propagation, built.rootfs_propagation);
+        assert_eq!(read.devices, built.devices);
+        assert_eq!(read.runtime, built.runtime);
     }
 
     #[test]

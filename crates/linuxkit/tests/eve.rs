@@ -176,17 +176,7 @@ fn outputs(tar: &[u8]) -> Vec<(String, String)> {
 #[test]
 fn eve_shaped_rootfs_matches_golden() {
     let (tar, _base) = build();
-    let bless = std::env::var_os("EVEBUILD_BLESS").is_some();
-    for (name, got) in outputs(&tar) {
-        let path = Path::new(GOLDEN).join(&name);
-        if bless {
-            std::fs::write(&path, &got).unwrap();
-            continue;
-        }
-        let want =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(got, want, "{name} differs from {}", path.display());
-    }
+    check_golden(GOLDEN, outputs(&tar));
 }
 
 #[test]

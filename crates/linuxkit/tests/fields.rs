@@ -82,17 +82,7 @@ fn every_field_matches_golden() {
         "config.json".into(),
         std::fs::read_to_string(r.join("etc/config.json")).unwrap(),
     ));
-    let bless = std::env::var_os("EVEBUILD_BLESS").is_some();
-    for (name, got) in out {
-        let path = Path::new(GOLDEN).join(&name);
-        if bless {
-            std::fs::write(&path, &got).unwrap();
-            continue;
-        }
-        let want =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(got, want, "{name} differs from {}", path.display());
-    }
+    check_golden(GOLDEN, out);
 }
 
 #[test]

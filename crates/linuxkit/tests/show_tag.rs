@@ -3,27 +3,8 @@
 //! into `sha256sum`, `sha1sum`), never by the code under test.
 
 use evebuild_linuxkit::tag::{ShowTagOptions, TagRequest, show_tag, show_tags};
+use evebuild_testkit::sh;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn sh(dir: &Path, script: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org")
-        .output()
-        .expect("sh runs (install the `git` and `coreutils` packages)");
-    assert!(
-        out.status.success(),
-        "`{script}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 /// A repository with pkg/a (org lfedge), pkg/b (default org, dev variant), common/ and an
 /// ignore rule, all committed.

@@ -7,14 +7,11 @@
 
 use std::time::Instant;
 
-#[path = "../tests/common/noise.rs"]
-mod noise;
-use noise::noise;
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{noise, write_image};
 
-use evebuild_oci::spec::{ConfigBuilder, ImageConfigurationBuilder, RootFsBuilder};
-use evebuild_oci::{
-    ClientOptions, Compression, Platform, PullOptions, Reference, RegistryClient, Store, pull,
-};
+use evebuild_oci::{ClientOptions, Platform, PullOptions, Reference, RegistryClient, Store, pull};
 
 fn make(
     dir: &str,
@@ -24,31 +21,13 @@ fn make(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::open(std::path::Path::new(dir))?;
     let per_layer = megabytes * 1_000_000 / layers;
-    let mut written = Vec::new();
-    for i in 0..layers {
-        let data = noise(per_layer, i as u64 + 1);
-        let mut tar = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_ustar();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        tar.append_data(&mut h, format!("data/layer{i}"), &data[..])?;
-        written.push(store.write_layer(&tar.into_inner()?[..], Compression::Gzip)?);
-    }
-    let config = ImageConfigurationBuilder::default()
-        .architecture("amd64")
-        .os("linux")
-        .config(ConfigBuilder::default().build()?)
-        .rootfs(
-            RootFsBuilder::default()
-                .typ("layers")
-                .diff_ids(Vec::<String>::new())
-                .build()?,
-        )
-        .build()?;
-    let desc = store.write_image(&config, &written)?;
+    let names: Vec<String> = (0..layers).map(|i| format!("data/layer{i}")).collect();
+    let layers: Vec<Vec<(&str, Vec<u8>)>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| vec![(n.as_str(), noise(per_layer, i as u64 + 1))])
+        .collect();
+    let desc = write_image(&store, &Platform::linux("amd64"), &layers);
     store.tag(&Reference::parse(name)?, desc)?;
     Ok(())
 }

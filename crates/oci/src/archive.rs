@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufReader, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, MediaType};
 use serde::Deserialize;
@@ -110,11 +110,9 @@ fn is_small(name: &str, size: u64) -> bool {
 
 fn read_members(store: &Store, input: impl Read + Send, what: &str) -> Result<Members> {
     let mut input = BufReader::with_capacity(1 << 17, input);
-    let magic = {
-        let buf = io::BufRead::fill_buf(&mut input).map_err(|e| Error::archive(what, e))?;
-        buf.get(..2).map(|m| [m[0], m[1]])
-    };
-    let reader = if magic == Some([0x1f, 0x8b]) {
+    let head = io::BufRead::fill_buf(&mut input).map_err(|e| Error::archive(what, e))?;
+    // docker save tarballs come plain or gzipped.
+    let reader = if Compression::sniff(head) == Compression::Gzip {
         decompress(input, Compression::Gzip, what)?
     } else {
         Box::new(input)
@@ -364,31 +362,14 @@ fn sniff_layer(store: &Store, d: &Digest) -> Result<(Compression, Digest)> {
     let mut f = BufReader::new(store.open_blob(d)?);
     let head = io::BufRead::fill_buf(&mut f)
         .map_err(|e| Error::io("reading a layer", store.blob_path(d), e))?;
-    let compression = match head {
-        [0x1f, 0x8b, ..] => Compression::Gzip,
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
-        _ => Compression::None,
-    };
+    let compression = Compression::sniff(head);
     if compression == Compression::None {
         return Ok((compression, d.clone()));
     }
     let mut r = decompress(f, compression, &format!("layer {d}"))?;
     let mut h = Sha256::new();
-    io::copy(&mut r, &mut HashWriter(&mut h))
-        .map_err(|e| Error::archive(format!("layer {d}"), e))?;
+    io::copy(&mut r, &mut h).map_err(|e| Error::archive(format!("layer {d}"), e))?;
     Ok((compression, Digest::from_hasher(h)))
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Writes members to a reproducible tar.
@@ -557,7 +538,7 @@ pub fn export_docker_archive(
     for (i, desc) in image.layers().iter().enumerate() {
         // Count the uncompressed size first: tar headers need it before the data.
         let mut h = Sha256::new();
-        let size = io::copy(&mut image.open_layer(store, i)?, &mut HashWriter(&mut h))
+        let size = io::copy(&mut image.open_layer(store, i)?, &mut h)
             .map_err(|e| Error::archive(format!("layer {}", desc.digest()), e))?;
         let diff_id = Digest::from_hasher(h);
         layer_paths.push(format!("blobs/sha256/{}", diff_id.hex()));
@@ -594,31 +575,5 @@ pub fn export_docker_archive(
         &manifest_bytes[..],
     )?;
     tar.finish()?;
-    Ok(())
-}
-
-/// Writes an archive to `path` through a temporary file in its directory, renamed when complete.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> Result<()>,
-) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp.")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("creating a temporary file", dir, e))?;
-    {
-        let mut buf = io::BufWriter::with_capacity(1 << 18, tmp.as_file_mut());
-        write(&mut buf)?;
-        buf.flush().map_err(|e| Error::io("writing", path, e))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("syncing", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("renaming into place", PathBuf::from(path), e.error))?;
     Ok(())
 }

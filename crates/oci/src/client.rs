@@ -36,7 +36,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::format::{INDEX_TYPES, MANIFEST_TYPES, MAX_DOCUMENT};
 use crate::reference::{DOCKER_HUB, Reference};
-use crate::store::BlobWriter;
+use crate::store::{BlobWriter, read_capped_or};
 
 /// Attempts per blob download (the first plus resumptions).
 pub const RETRIES: usize = 4;
@@ -339,12 +339,7 @@ impl RegistryClient {
     /// `Docker-Content-Digest` header when it sends one.
     pub fn get_manifest(&self, name: &Reference, reference: &str) -> Result<FetchedManifest> {
         let url = self.repo_url(name, &format!("manifests/{reference}"));
-        let accept = INDEX_TYPES
-            .iter()
-            .chain(MANIFEST_TYPES)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(", ");
+        let accept = manifest_accept();
         let resp = self.send(name, false, Method::GET, &url, &|r| {
             Ok(r.header(ACCEPT, accept.as_str()))
         })?;
@@ -382,12 +377,7 @@ impl RegistryClient {
     /// Whether the registry has manifest `digest` in `name`'s repository.
     pub fn has_manifest(&self, name: &Reference, digest: &Digest) -> Result<bool> {
         let url = self.repo_url(name, &format!("manifests/{digest}"));
-        let accept = INDEX_TYPES
-            .iter()
-            .chain(MANIFEST_TYPES)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(", ");
+        let accept = manifest_accept();
         let resp = self.send(name, false, Method::HEAD, &url, &|r| {
             Ok(r.header(ACCEPT, accept.as_str()))
         })?;
@@ -599,6 +589,16 @@ fn exists(resp: Response, url: &str) -> Result<bool> {
     }
 }
 
+/// The `Accept` header of a manifest request: every index and manifest media type we read.
+fn manifest_accept() -> String {
+    INDEX_TYPES
+        .iter()
+        .chain(MANIFEST_TYPES)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn check_status(resp: Response, url: &str) -> Result<Response> {
     if resp.status().is_success() {
         return Ok(resp);
@@ -645,18 +645,7 @@ fn error_detail(resp: Response) -> String {
 }
 
 fn read_body(resp: Response, cap: u64, url: &str) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    resp.take(cap + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| http_err(url, e))?;
-    if buf.len() as u64 > cap {
-        return Err(Error::Limit {
-            what: url.to_string(),
-            size: buf.len() as u64,
-            limit: cap,
-        });
-    }
-    Ok(buf)
+    read_capped_or(resp, cap, url, |e| http_err(url, e))
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {

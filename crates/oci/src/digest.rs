@@ -5,6 +5,7 @@
 //! rest of the world cannot find (CVE-2024-3727: `sha256:../../x` must never reach a path).
 
 use std::fmt;
+use std::io::{self, Write};
 use std::str::FromStr;
 
 use sha2::{Digest as _, Sha256};
@@ -89,6 +90,42 @@ impl fmt::Debug for Digest {
 impl From<&Digest> for oci_spec::image::Digest {
     fn from(d: &Digest) -> Self {
         d.to_oci()
+    }
+}
+
+/// A writer that hashes and counts what passes through it to `inner`: the digest and size
+/// of a stream while it is written (a blob, or the uncompressed side of a compressor).
+pub struct DigestWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> DigestWriter<W> {
+    /// Passes everything on to `inner`.
+    pub fn new(inner: W) -> Self {
+        DigestWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    /// The inner writer, the digest and the number of bytes of what was written.
+    pub fn finish(self) -> (W, Digest, u64) {
+        (self.inner, Digest::from_hasher(self.hasher), self.written)
+    }
+}
+
+impl<W: Write> Write for DigestWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -74,6 +74,25 @@ pub enum Compression {
     Zstd,
 }
 
+/// First bytes of a gzip stream (RFC 1952).
+pub const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+/// First bytes of a zstd frame (RFC 8878).
+pub const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+impl Compression {
+    /// The compression of a stream that starts with `head`, by its magic bytes (plain when
+    /// neither gzip nor zstd).
+    pub fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(GZIP_MAGIC) {
+            Compression::Gzip
+        } else if head.starts_with(ZSTD_MAGIC) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
 /// Layer media types and their compression.
 pub const LAYER_TYPES: &[(&str, Compression)] = &[
     (MT_OCI_LAYER, Compression::None),

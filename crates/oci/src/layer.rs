@@ -6,15 +6,14 @@
 //! mtime in the header, and the compression level is fixed.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use flate2::Compression as GzLevel;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use oci_spec::image::{Descriptor, MediaType};
-use sha2::{Digest as _, Sha256};
 
-use crate::digest::Digest;
+use crate::digest::{Digest, DigestWriter};
 use crate::error::{Error, Result};
 use crate::format::{
     Compression, MT_OCI_LAYER, MT_OCI_LAYER_GZIP, MT_OCI_LAYER_ZSTD, layer_compression,
@@ -162,54 +161,32 @@ pub fn layer_media_type(compression: Compression) -> &'static str {
     }
 }
 
-/// Hashes what passes through into a blob writer (the uncompressed side of a compressor).
-struct DiffIdWriter<W: Write> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for DiffIdWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 impl Store {
     /// Stores the tar stream `tar` as a layer compressed with `compression`.
     pub fn write_layer(&self, mut tar: impl Read, compression: Compression) -> Result<Layer> {
         let blob = self.begin_blob()?;
         let path = || self.root().display().to_string();
         let io_err = |e: io::Error| Error::archive(format!("writing a layer into {}", path()), e);
-        let (blob, hasher): (BlobWriter, Sha256) = match compression {
+        // The diff id is the digest of the uncompressed side.
+        let (blob, diff_id): (BlobWriter, Digest) = match compression {
             Compression::None => {
-                let mut w = DiffIdWriter {
-                    inner: blob,
-                    hasher: Sha256::new(),
-                };
+                let mut w = DigestWriter::new(blob);
                 io::copy(&mut tar, &mut w).map_err(io_err)?;
-                (w.inner, w.hasher)
+                let (blob, diff_id, _) = w.finish();
+                (blob, diff_id)
             }
             Compression::Gzip => {
-                let mut w = DiffIdWriter {
-                    inner: GzEncoder::new(blob, GzLevel::new(GZIP_LEVEL)),
-                    hasher: Sha256::new(),
-                };
+                let mut w = DigestWriter::new(GzEncoder::new(blob, GzLevel::new(GZIP_LEVEL)));
                 io::copy(&mut tar, &mut w).map_err(io_err)?;
-                (w.inner.finish().map_err(io_err)?, w.hasher)
+                let (gz, diff_id, _) = w.finish();
+                (gz.finish().map_err(io_err)?, diff_id)
             }
             Compression::Zstd => {
                 let enc = zstd::stream::write::Encoder::new(blob, ZSTD_LEVEL).map_err(io_err)?;
-                let mut w = DiffIdWriter {
-                    inner: enc,
-                    hasher: Sha256::new(),
-                };
+                let mut w = DigestWriter::new(enc);
                 io::copy(&mut tar, &mut w).map_err(io_err)?;
-                (w.inner.finish().map_err(io_err)?, w.hasher)
+                let (enc, diff_id, _) = w.finish();
+                (enc.finish().map_err(io_err)?, diff_id)
             }
         };
         let (digest, size) = blob.commit(None, None, "layer")?;
@@ -219,7 +196,7 @@ impl Store {
                 size,
                 digest.to_oci(),
             ),
-            diff_id: Digest::from_hasher(hasher),
+            diff_id,
         })
     }
 }

@@ -19,15 +19,15 @@
 //!   one platform (with `force` for `--pull`, `offline` for `--offline`), [`push`] sends an image
 //!   or a multi-arch index.
 //! - Archives: [`import_archive`] (`docker save` tarballs and OCI archives, gzip or not),
-//!   [`export_oci_archive`], [`export_docker_archive`], [`export_filesystem`] (a flattened,
-//!   whiteout-honouring tar) and [`flatten`] (the same into any [`evebuild_tree::Sink`]).
+//!   [`export_oci_archive`], [`export_docker_archive`].
 //! - Maintenance: [`Store::list`], [`Store::remove`], [`Store::gc`], [`Store::verify`].
 //!
 //! The API is synchronous; parallel downloads and uploads use scoped threads, and the HTTP
 //! client's runtime stays inside reqwest.
 //!
-//! What it leaves out: flattening layers with linuxkit's exact rootfs rules (crates/linuxkit does
-//! that); Docker schema 1 manifests; digests other than sha256; registry mirrors.
+//! What it leaves out: flattening layers into a filesystem (crates/linuxkit does that, with
+//! linuxkit's rules, for builds and for `cache export --format filesystem`); Docker schema 1
+//! manifests; digests other than sha256; registry mirrors.
 
 mod archive;
 mod client;
@@ -35,7 +35,6 @@ mod credentials;
 mod digest;
 mod document;
 mod error;
-mod flatten;
 pub mod format;
 mod image;
 mod layer;
@@ -51,14 +50,12 @@ mod store;
 
 pub use archive::{
     Selection, export_docker_archive, export_oci_archive, import_archive, import_archive_from,
-    write_atomically,
 };
 pub use client::{ClientOptions, FetchedManifest, RegistryClient};
 pub use credentials::{Credential, Keychain};
-pub use digest::Digest;
+pub use digest::{Digest, DigestWriter};
 pub use document::{Document, check_descriptor};
 pub use error::{Error, Result};
-pub use flatten::{export_filesystem, flatten};
 pub use format::Compression;
 pub use image::Image;
 pub use layer::{Layer, LayerReader, decompress, layer_media_type, open_layer};
@@ -67,7 +64,7 @@ pub use maintain::{Damage, GcReport, ListEntry, VerifyReport};
 pub use platform::Platform;
 pub use pull::{BlobState, Progress, ProgressFn, PullOptions, pull};
 pub use push::{PushOptions, push};
-pub use reference::Reference;
+pub use reference::{Reference, reference_expand};
 pub use store::{BlobWriter, CACHE_ENV, Store, canonical_json, ref_name};
 
 /// The `oci-spec` image types this crate's API speaks (re-exported so callers need not depend on

@@ -10,13 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::Read;
+use std::io;
 use std::path::PathBuf;
 
 use oci_spec::image::Descriptor;
-use sha2::{Digest as _, Sha256};
 
-use crate::digest::Digest;
+use crate::digest::{Digest, DigestWriter};
 use crate::document::Document;
 use crate::error::{Error, Result};
 use crate::format::{BLOBS_DIR, INDEX_TYPES, MANIFEST_TYPES, TEMP_PREFIX};
@@ -185,22 +184,14 @@ impl Store {
     pub fn verify(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         let (blobs, strays) = self.blob_files()?;
-        let mut buf = vec![0u8; 1 << 18];
         for (digest, path) in &blobs {
-            let mut f = fs::File::open(path).map_err(|e| Error::io("verifying a blob", path, e))?;
-            let mut h = Sha256::new();
-            loop {
-                let n = f
-                    .read(&mut buf)
-                    .map_err(|e| Error::io("verifying a blob", path, e))?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                report.bytes += n as u64;
-            }
+            let f = fs::File::open(path).map_err(|e| Error::io("verifying a blob", path, e))?;
+            let mut hashed = DigestWriter::new(io::sink());
+            io::copy(&mut io::BufReader::with_capacity(1 << 18, f), &mut hashed)
+                .map_err(|e| Error::io("verifying a blob", path, e))?;
+            let (_, actual, bytes) = hashed.finish();
+            report.bytes += bytes;
             report.checked += 1;
-            let actual = Digest::from_hasher(h);
             if actual != *digest {
                 report.damage.push(Damage::Corrupt {
                     digest: digest.clone(),

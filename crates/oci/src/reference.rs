@@ -39,7 +39,7 @@ impl Reference {
             reference: s.to_string(),
             reason: reason.to_string(),
         };
-        let expanded = expand(s);
+        let expanded = reference_expand(s);
         let (rest, digest) = match expanded.rsplit_once('@') {
             Some((rest, d)) => (rest, Some(Digest::parse(d)?)),
             None => (expanded.as_str(), None),
@@ -143,8 +143,11 @@ impl Reference {
     }
 }
 
-/// linuxkit's `ReferenceExpand` without the `:latest` option.
-fn expand(s: &str) -> String {
+/// linuxkit's `ReferenceExpand` (without its `:latest` option): one component →
+/// `docker.io/library/…`; two components whose first has no `.` or `:` and is not `localhost`
+/// → `docker.io/…`; anything else is kept. The text is not validated ([`Reference::parse`]
+/// does that).
+pub fn reference_expand(s: &str) -> String {
     let parts: Vec<&str> = s.split('/').collect();
     match parts.as_slice() {
         [_] => format!("{DOCKER_HUB}/library/{s}"),
@@ -276,6 +279,19 @@ impl fmt::Debug for Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reference_expand_is_linuxkits() {
+        assert_eq!(reference_expand("alpine:3"), "docker.io/library/alpine:3");
+        assert_eq!(
+            reference_expand("lfedge/eve-x:ab"),
+            "docker.io/lfedge/eve-x:ab"
+        );
+        assert_eq!(reference_expand("localhost/x:1"), "localhost/x:1");
+        assert_eq!(reference_expand("reg.io/x:1"), "reg.io/x:1");
+        assert_eq!(reference_expand("reg:5000/x"), "reg:5000/x");
+        assert_eq!(reference_expand("a/b/c:1"), "a/b/c:1");
+    }
 
     #[test]
     fn expands_like_linuxkit() {

@@ -492,10 +492,18 @@ pub(crate) fn check_bytes(bytes: &[u8], expected: &Digest, size: u64, what: &str
 
 /// Reads at most `cap` bytes; one more is an error (so a lying size cannot exhaust memory).
 pub(crate) fn read_capped(r: impl Read, cap: u64, what: &str) -> Result<Vec<u8>> {
+    read_capped_or(r, cap, what, |e| Error::io("reading", what, e))
+}
+
+/// [`read_capped`] with the error a failed read becomes (an HTTP body's is a network error).
+pub(crate) fn read_capped_or(
+    r: impl Read,
+    cap: u64,
+    what: &str,
+    read_err: impl FnOnce(std::io::Error) -> Error,
+) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    r.take(cap + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io("reading", what, e))?;
+    r.take(cap + 1).read_to_end(&mut buf).map_err(read_err)?;
     if buf.len() as u64 > cap {
         return Err(Error::Limit {
             what: what.to_string(),

@@ -19,13 +19,13 @@ use crate::image_config::ImageConfig;
 use crate::native::{self, OutLayer};
 use crate::store_images::{StoreImages, oci_err};
 use crate::{Error, context};
+use evebuild_linuxkit::tag::git::git_output;
 use evebuild_linuxkit::tag::{PkgTag, ShowTagOptions, show_tag};
 use evebuild_oci::spec::Descriptor;
 use evebuild_oci::{Digest, Platform, Reference, Store, format};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
 /// Manifest annotation holding the hash of a build's inputs beyond the package tag.
@@ -347,19 +347,6 @@ pub struct GitFacts {
     pub last_change: i64,
 }
 
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 /// What git says about HEAD of each repository (keyed by the directory holding `.git`), for
 /// the packages of one run.
 #[derive(Debug, Default)]
@@ -379,7 +366,7 @@ impl GitCache {
         heads
             .entry(key)
             .or_insert_with(|| {
-                let out = git(
+                let out = git_output(
                     pkg_dir,
                     &[
                         "--no-pager",
@@ -403,7 +390,7 @@ impl GitCache {
 /// package.
 pub fn git_facts(pkg_dir: &Path, dirty: bool, git_cache: &GitCache) -> Option<GitFacts> {
     let (head, date) = git_cache.head(pkg_dir)?;
-    let last_change = git(pkg_dir, &["log", "-1", "--format=%ct", "--", "."])
+    let last_change = git_output(pkg_dir, &["log", "-1", "--format=%ct", "--", "."])
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     Some(GitFacts {

@@ -60,14 +60,13 @@ fn make_tree(r: &std::path::Path) {
 
 #[test]
 fn run_package_is_built_by_buildah_from_a_base_in_the_store() {
-    need("buildah", "buildah");
+    tool("buildah", "buildah");
     assert!(
         std::path::Path::new("/bin/busybox").exists(),
         "this test needs /bin/busybox: apt-get install busybox-static"
     );
     let tmp = tempfile::tempdir().unwrap();
     let r = tmp.path().join("repo");
-    std::fs::create_dir_all(&r).unwrap();
     make_tree(&r);
     let store = Store::open(&store_dir(tmp.path(), "store")).unwrap();
     let o = AllOptions {

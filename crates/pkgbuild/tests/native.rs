@@ -54,7 +54,7 @@ fn make_repo(root: &std::path::Path) {
     );
     let data = root.join("data");
     write_files(&data, &[("x/y.txt", "archived\n")]);
-    run(Command::new("tar")
+    run(Command::new(tool("tar", "tar"))
         .arg("-C")
         .arg(&data)
         .args(["--owner=0", "--group=0", "--mtime=@0", "-czf"])
@@ -66,11 +66,9 @@ fn make_repo(root: &std::path::Path) {
 
 #[test]
 fn copy_only_package_is_reproducible_and_readable_by_skopeo_and_umoci() {
-    need("skopeo", "skopeo");
-    need("umoci", "umoci");
+    let skopeo = tool("skopeo", "skopeo");
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
     make_repo(&repo);
     let pkg = repo.join("pkg/a");
 
@@ -95,7 +93,7 @@ fn copy_only_package_is_reproducible_and_readable_by_skopeo_and_umoci() {
     assert!(reference.to_string().starts_with("docker.io/lfedge/eve-a:"));
     let store1 = tmp.path().join("store1");
     let arm = format!("{}:{}-arm64", reference.name(), tag);
-    let inspect = run(Command::new("skopeo")
+    let inspect = run(Command::new(&skopeo)
         .args(["inspect", "--config"])
         .arg(format!("oci:{}:{arm}", store1.display())));
     let cfg: serde_json::Value = serde_json::from_str(&inspect).unwrap();
@@ -135,19 +133,14 @@ fn copy_only_package_is_reproducible_and_readable_by_skopeo_and_umoci() {
     assert!(env.contains(&format!("HASH={tag}")), "{env:?}");
 
     // The index, through its own name.
-    let raw = run(Command::new("skopeo")
+    let raw = run(Command::new(&skopeo)
         .args(["inspect", "--raw"])
         .arg(format!("oci:{}:{reference}", store1.display())));
     let idx: serde_json::Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(idx["manifests"].as_array().unwrap().len(), 2);
 
-    let bundle = tmp.path().join("bundle");
     let amd = format!("{}:{}-amd64", reference.name(), tag);
-    run(Command::new("umoci")
-        .args(["unpack", "--rootless", "--image"])
-        .arg(format!("{}:{amd}", store1.display()))
-        .arg(&bundle));
-    let rootfs = bundle.join("rootfs");
+    let (_bundle, rootfs) = umoci_unpack(&store1, &amd);
     let read =
         |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     assert_eq!(read("srv/bin/tool"), "#!/bin/sh\necho tool\n");
@@ -161,9 +154,9 @@ fn copy_only_package_is_reproducible_and_readable_by_skopeo_and_umoci() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o755);
-    let listing = run(Command::new("sh").arg("-c").arg(format!(
-        "for f in {}/blobs/sha256/*; do tar tvzf $f 2>/dev/null; done | grep 'srv/bin/tool'",
-        store1.display()
-    )));
+    let listing = evebuild_testkit::sh(
+        &store1,
+        "for f in blobs/sha256/*; do tar tvzf $f 2>/dev/null; done | grep 'srv/bin/tool'",
+    );
     assert!(listing.contains("1000/1000"), "{listing}");
 }

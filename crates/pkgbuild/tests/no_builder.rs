@@ -36,7 +36,6 @@ fn inner() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let r = tmp.path().join("repo");
-    std::fs::create_dir_all(&r).unwrap();
     git_init(&r);
     write_files(
         &r,

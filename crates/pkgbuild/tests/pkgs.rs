@@ -27,7 +27,6 @@ impl Progress for Record {
 fn repo() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let r = tmp.path().join("repo");
-    std::fs::create_dir_all(&r).unwrap();
     git_init(&r);
     write_files(
         &r,

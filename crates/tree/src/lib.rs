@@ -16,7 +16,10 @@
 //! Producers here: [`MemTree`] (built in memory, replayed in byte order), [`walk_dir`] (a host
 //! directory) and [`tar::read_tar`] (a tar stream). Sinks here: [`tar::TarSink`]. The format
 //! crates (squashfs, ext4, fat) provide the others.
+//!
+//! Whatever is written from a stream lands in its file through [`output::write_atomically`].
 
+pub mod output;
 pub mod tar;
 pub mod time;
 
@@ -85,6 +88,9 @@ impl Kind {
     }
 }
 
+/// Extended attributes as (name, value) pairs.
+pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// One filesystem object: its path, kind and metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -101,7 +107,7 @@ pub struct Entry {
     /// Modification time, seconds since the Unix epoch.
     pub mtime: i64,
     /// Extended attributes (`security.capability` …), sorted by name.
-    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    pub xattrs: Xattrs,
 }
 
 impl Entry {

@@ -3,7 +3,7 @@
 //! Children are visited in byte order of their names, so the stream never depends on the
 //! order the host filesystem returns them in. File contents are streamed, not loaded.
 
-use crate::{Entry, EntryPath, Error, Kind, Sink};
+use crate::{Entry, EntryPath, Error, Kind, Sink, Xattrs};
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -120,7 +120,7 @@ fn walk_inner(
     Ok(())
 }
 
-fn read_xattrs(host: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+fn read_xattrs(host: &Path) -> Result<Xattrs, Error> {
     let ctx = || format!("reading extended attributes of {}", host.display());
     let mut out = Vec::new();
     for name in xattr::list(host).map_err(|e| Error::io(ctx(), e))? {

@@ -114,19 +114,24 @@ impl Build<'_> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        self.step(&name, &out, &key, true, |_| {
+        self.step(&name, &out, &key, true, |b| {
             use evebuild_disk::*;
             match format {
                 DiskFormat::Raw => raw::write(disk, &out, None)?,
-                DiskFormat::Qcow2 => qcow2::write(
-                    disk,
-                    &out,
-                    &qcow2::Options {
-                        virtual_size: Some(grown),
-                        compress: true,
-                        threads,
-                    },
-                )?,
+                DiskFormat::Qcow2 => {
+                    if !(cx.knobs.live_update && b.update_in_place(disk, &out, grown)?) {
+                        qcow2::write(
+                            disk,
+                            &out,
+                            &qcow2::Options {
+                                virtual_size: Some(grown),
+                                compress: true,
+                                threads,
+                            },
+                        )?;
+                    }
+                    super::live_update::remember(disk, &out, grown, &b.state)?;
+                }
                 DiskFormat::Vdi => {
                     vdi::write(disk, &out, &vdi::Options::from_seed(&seed, Some(grown)))?
                 }

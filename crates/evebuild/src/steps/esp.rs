@@ -52,7 +52,7 @@ impl Build<'_> {
         self.ensure_packages(&yml.packages)?;
         let grub = self.grub_image(&yml.packages)?;
         let mut tree = MemTree::new();
-        evebuild_oci::flatten(&cx.store, &grub, &mut tree)
+        evebuild_linuxkit::flatten::image_tree(&cx.store, &grub, &mut tree)
             .with_context(|| format!("reading {}", grub.reference))?;
         let mut esp = esp_tree(&tree, cx.source_date_epoch)
             .with_context(|| format!("{} has no EFI/BOOT/BOOT*.EFI", grub.reference))?;

@@ -142,6 +142,7 @@ impl Build<'_> {
             let outputs = RootfsOutputs {
                 image: image_stale,
                 tar: tar_stale,
+                sbom: false,
             };
             let also = image_stale.then_some(&mut pick as &mut dyn Sink);
             self.write_rootfs(&parsed, outputs, &image_path, &tar_path, also)?;

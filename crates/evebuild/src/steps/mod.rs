@@ -2,7 +2,8 @@
 //!
 //! Each artifact EVE's Makefile makes is one step here, in the order of EVE's pipeline:
 //! composed and resolved ymls ([`yml`]), packages into the store ([`packages`]), the rootfs
-//! ([`rootfs`]), config.img ([`config`]), the ESP ([`esp`]), the disks ([`disk`]) and the
+//! ([`rootfs`]), config.img ([`config`]), the ESP ([`esp`]), the disks ([`disk`]; with
+//! LIVE_UPDATE an existing live.qcow2 is refreshed in place, [`live_update`]) and the
 //! installer media ([`installer`]). A
 //! [`Build`] memoises each step's result, so targets that share inputs (`live live-vdi`) build
 //! them once, and each step is skipped when its recorded key (see [`crate::state`]) matches.
@@ -11,6 +12,7 @@ pub mod config;
 pub mod disk;
 pub mod esp;
 pub mod installer;
+pub mod live_update;
 pub mod packages;
 pub mod rootfs;
 pub mod yml;
@@ -39,6 +41,9 @@ pub struct Build<'a> {
     pub(crate) ymls: BTreeMap<&'static str, yml::ResolvedYml>,
     /// Packages already ensured in the store (memo): pkg dir → canonical reference.
     pub(crate) packages: BTreeMap<PathBuf, String>,
+    /// Rootfs outputs to make whenever the rootfs is assembled (other goals of the session
+    /// want them: one pass instead of two).
+    pub rootfs_also: rootfs::RootfsOutputs,
 }
 
 impl<'a> Build<'a> {
@@ -52,6 +57,7 @@ impl<'a> Build<'a> {
             done: BTreeMap::new(),
             ymls: BTreeMap::new(),
             packages: BTreeMap::new(),
+            rootfs_also: Default::default(),
         }
     }
 

@@ -41,13 +41,13 @@ impl Build<'_> {
             let index_ref = Reference::parse(&tag.canonical())?;
             let arch_ref =
                 index_ref.with_tag(&format!("{}-{arch}", index_ref.tag().unwrap_or("latest")))?;
-            if let Some(remote) = &cx.remote {
-                if !cx.force && cx.store.lookup(&arch_ref)?.is_none() {
-                    if remote.fetch(&cx.store, &arch_ref, &cx.platform(), cx.jobs.max(4))? {
-                        self.progress
-                            .note(&format!("{name}: taken from {}", remote.base));
-                    }
-                }
+            if let Some(remote) = &cx.remote
+                && !cx.force
+                && cx.store.lookup(&arch_ref)?.is_none()
+                && remote.fetch(&cx.store, &arch_ref, &cx.platform(), cx.jobs.max(4))?
+            {
+                self.progress
+                    .note(&format!("{name}: taken from {}", remote.base));
             }
             let built = evebuild_pkgbuild::package::build_tagged(&cx.store, &tag, &opts)
                 .with_context(|| format!("building {}", req.pkg_dir.display()))?;
@@ -75,10 +75,10 @@ impl Build<'_> {
         let r = Reference::parse(reference)
             .with_context(|| format!("image reference {reference:?}"))?;
         let platform = self.cx.platform();
-        if !self.cx.pull {
-            if let Ok(image) = self.cx.store.resolve(&r, &platform) {
-                return Ok(image);
-            }
+        if !self.cx.pull
+            && let Ok(image) = self.cx.store.resolve(&r, &platform)
+        {
+            return Ok(image);
         }
         let mut opts = PullOptions::new(platform);
         opts.force = self.cx.pull;

@@ -2,12 +2,18 @@
 //! layers in the store, streamed into the squashfs (or ext4) writer — and, when asked for,
 //! into `rootfs-<platform>.tar` in the same pass. Nothing is extracted to disk.
 //!
+//! The SBOM (`installer/rootfs-<platform>.spdx.json`, EVE's `sbom` target) is catalogued in
+//! the same pass by another branch of the tee ([`evebuild_sbom::Cataloguer`]); it is keyed like
+//! the rootfs, and when only some outputs are stale only those are written (asking for the SBOM
+//! of an up-to-date rootfs.img assembles once more into the cataloguer alone). It is not put
+//! into the rootfs itself (see the evebuild-sbom crate for why).
+//!
 //! `files:` `source:` paths are relative to `installer/`, as in EVE (makerootfs.sh runs
 //! linuxkit there), where `eve_version`, `eve_platform` and the tree's `pkg/eve/installer/*`
 //! (`etc_issue` …) are put first.
 
 use super::Build;
-use crate::artifact::{write_atomically, write_if_changed};
+use crate::artifact::{write_atomically, write_bytes, write_if_changed};
 use crate::session::ArtifactReport;
 use crate::state::KeyBuilder;
 use anyhow::{Result, bail};
@@ -17,6 +23,7 @@ use evebuild_ext4::{Ext4Options, Ext4Writer};
 use evebuild_linuxkit::assemble::{AssembleContext, assemble};
 use evebuild_linuxkit::source::StoreImages;
 use evebuild_linuxkit::yml::{self, Config};
+use evebuild_sbom::{Cataloguer, Options as SbomOptions};
 use evebuild_squashfs::{Options as SquashOptions, RootDir, SquashfsWriter};
 use evebuild_tree::tar::TarSink;
 use evebuild_tree::{Entry, EntryPath, Sink, Tee};
@@ -29,12 +36,27 @@ pub struct RootfsOutputs {
     pub image: bool,
     /// `rootfs-<platform>.tar`.
     pub tar: bool,
+    /// `installer/rootfs-<platform>.spdx.json`.
+    pub sbom: bool,
+}
+
+impl std::ops::BitOr for RootfsOutputs {
+    type Output = RootfsOutputs;
+    fn bitor(self, o: RootfsOutputs) -> RootfsOutputs {
+        RootfsOutputs {
+            image: self.image || o.image,
+            tar: self.tar || o.tar,
+            sbom: self.sbom || o.sbom,
+        }
+    }
 }
 
 impl Build<'_> {
     /// `installer/rootfs.img` (and `rootfs-<platform>.tar` when `tar`), for the yml of `kind`.
-    pub fn rootfs(&mut self, want: RootfsOutputs) -> Result<Vec<ArtifactReport>> {
+    pub fn rootfs(&mut self, asked: RootfsOutputs) -> Result<Vec<ArtifactReport>> {
         let cx = self.cx;
+        // Outputs other goals of the session will want are made in the same pass.
+        let want = asked | self.rootfs_also;
         let yml = self.resolved_yml(ImageKind::Rootfs)?;
         self.ensure_packages(&yml.packages)?;
         let config = Config::parse(&yml.text, &yml.path.display().to_string())?;
@@ -48,11 +70,13 @@ impl Build<'_> {
         )?;
         self.installer_dir_files()?;
 
-        let key = self.assembly_key("rootfs", &yml.text, &config, &[])?;
+        let mut key = self.assembly_key("rootfs", &yml.text, &config, &[])?;
+        key.push_str(&format!("-cap{}", cx.knobs.rootfs_maxsize_mb()));
         let image_path = cx.installer_dir.join("rootfs.img");
         let tar_path = cx
             .build_dir
             .join(format!("rootfs-{}.tar", cx.knobs.platform));
+        let sbom_path = sbom_path(cx);
         let mut outputs = Vec::new();
         if want.image {
             outputs.push(("rootfs.img", image_path.clone()));
@@ -60,21 +84,38 @@ impl Build<'_> {
         if want.tar {
             outputs.push(("rootfs.tar", tar_path.clone()));
         }
+        if want.sbom {
+            outputs.push(("sbom", sbom_path.clone()));
+        }
         let mut reports = Vec::new();
-        // Both outputs come from one assembly: build them together when either is stale.
-        let stale = cx.force || outputs.iter().any(|(_, p)| !self.state.is_fresh(p, &key));
-        if stale {
+        // The outputs come from one assembly: the stale ones are written together.
+        let is_stale = |p: &Path| cx.force || !self.state.is_fresh(p, &key);
+        let stale = RootfsOutputs {
+            image: want.image && is_stale(&image_path),
+            tar: want.tar && is_stale(&tar_path),
+            sbom: want.sbom && is_stale(&sbom_path),
+        };
+        if stale.image || stale.tar || stale.sbom {
             self.progress.start("rootfs", None);
-            self.write_rootfs(&config, want, &image_path, &tar_path, None)?;
+            self.write_rootfs(&config, stale, &image_path, &tar_path, None)?;
+            if stale.image {
+                // An image over the cap is not kept: a later run must not take it for done.
+                self.check_size_cap(&image_path).inspect_err(|_| {
+                    let _ = std::fs::remove_file(&image_path);
+                })?;
+            }
             self.progress
                 .finish("rootfs", crate::progress::Outcome::Built);
         }
         for (name, path) in outputs {
             reports.push(self.step(name, &path, &key, true, |_| Ok(()))?);
         }
-        if want.image {
-            self.check_size_cap(&image_path)?;
-        }
+        // Callers index the reports by what they asked for.
+        reports.retain(|r| {
+            asked.image && r.path == image_path
+                || asked.tar && r.path == tar_path
+                || asked.sbom && r.path == sbom_path
+        });
         Ok(reports)
     }
 
@@ -82,7 +123,7 @@ impl Build<'_> {
     pub fn rootfs_img(&mut self) -> Result<ArtifactReport> {
         let want = RootfsOutputs {
             image: true,
-            tar: false,
+            ..Default::default()
         };
         Ok(self.rootfs(want)?.remove(0))
     }
@@ -120,8 +161,8 @@ impl Build<'_> {
     }
 
     /// Assembles `config` into the image `image_path` (ROOTFS_FORMAT) and/or the tar
-    /// `tar_path`, as `want` says, in one pass; `also` gets what the image gets (only what it
-    /// [wants](Sink::wants); nothing when no image is written).
+    /// `tar_path`, and the SBOM, as `want` says, in one pass; `also` gets what the image gets
+    /// (only what it [wants](Sink::wants); nothing when no image is written).
     pub(crate) fn write_rootfs(
         &self,
         config: &Config,
@@ -140,51 +181,66 @@ impl Build<'_> {
             base_dir: cx.installer_dir.clone(),
             home_dir: home(),
         };
-        // The tar (when asked for) and the image are fed by one assembly.
-        let assemble_into = |image: Option<&mut dyn Sink>| -> Result<()> {
-            match (want.tar, image) {
-                (true, image) => write_atomically(tar_path, |f| {
-                    let mut tar = TarSink::new(std::io::BufWriter::with_capacity(1 << 20, f));
-                    match image {
-                        Some(img) => assemble(config, &actx, &mut Tee::new(&mut tar, img))?,
-                        None => assemble(config, &actx, &mut tar)?,
-                    };
-                    tar.finish()?;
-                    Ok(())
-                }),
-                (false, Some(img)) => {
-                    assemble(config, &actx, img)?;
-                    Ok(())
-                }
-                (false, None) => Ok(()),
-            }
+        let mut catalogue = want.sbom.then(Cataloguer::new);
+        // One assembly feeds every output: the tar, the image (and `also`), the cataloguer.
+        let assemble_into = |image: Option<&mut dyn Sink>, catalogue: Option<&mut Cataloguer>| {
+            assemble_all(
+                config,
+                &actx,
+                want.tar.then_some(tar_path),
+                image,
+                catalogue,
+            )
         };
         // What goes into the image goes to `also` too (cmdline.env included).
-        let with_also = |img: &mut dyn Sink, also: Option<&mut dyn Sink>| -> Result<()> {
+        let with_also = |img: &mut dyn Sink,
+                         also: Option<&mut dyn Sink>,
+                         catalogue: Option<&mut Cataloguer>|
+         -> Result<()> {
             match also {
-                Some(also) => assemble_into(Some(&mut WithCmdlineEnv(&mut Tee::new(img, also)))),
-                None => assemble_into(Some(&mut WithCmdlineEnv(img))),
+                Some(also) => assemble_into(
+                    Some(&mut WithCmdlineEnv(&mut Tee::new(img, also))),
+                    catalogue,
+                ),
+                None => assemble_into(Some(&mut WithCmdlineEnv(img)), catalogue),
             }
         };
-        if !want.image {
-            return assemble_into(None);
-        }
         let sde = cx.source_date_epoch;
-        match cx.knobs.rootfs_format.as_str() {
-            "squash" => write_atomically(image_path, |f| {
+        match (want.image, cx.knobs.rootfs_format.as_str()) {
+            (false, _) => assemble_into(None, catalogue.as_mut())?,
+            (true, "squash") => write_atomically(image_path, |f| {
                 let mut sq = SquashfsWriter::new(f, squash_options(sde, cx.jobs))?;
-                with_also(&mut sq, also.take())?;
+                with_also(&mut sq, also.take(), catalogue.as_mut())?;
                 sq.finish()?;
                 Ok(())
-            }),
-            "ext4" => {
+            })?,
+            (true, "ext4") => {
                 let mut ext4 = Ext4Writer::new(image_path, Ext4Options::eve(sde))?;
-                with_also(&mut ext4, also.take())?;
+                with_also(&mut ext4, also.take(), catalogue.as_mut())?;
                 ext4.finish()?;
-                Ok(())
             }
-            other => bail!("ROOTFS_FORMAT={other} is not a rootfs format (use squash or ext4)"),
+            (true, other) => {
+                bail!("ROOTFS_FORMAT={other} is not a rootfs format (use squash or ext4)")
+            }
         }
+        if let Some(c) = catalogue {
+            let mut opts = SbomOptions::new(
+                &format!("eve-rootfs-{}-{}", cx.full_version, cx.knobs.platform),
+                &cx.full_version,
+                sde,
+            );
+            for reference in image_refs(config) {
+                let digest = self
+                    .ensure_image(&reference)?
+                    .manifest_descriptor
+                    .digest()
+                    .to_string();
+                opts.image_digests.insert(reference, digest);
+            }
+            opts.arch = cx.knobs.zarch.clone();
+            write_bytes(&sbom_path(cx), &c.finish(&opts).to_json())?;
+        }
+        Ok(())
     }
 
     /// EVE's cap on the squashfs rootfs (older EVE's partitions must take the update).
@@ -255,11 +311,71 @@ fn squash_options(sde: i64, threads: usize) -> SquashOptions {
     }
 }
 
+/// `installer/rootfs-<platform>.spdx.json`, EVE's `$(SBOM)`.
+pub fn sbom_path(cx: &crate::context::Context) -> PathBuf {
+    cx.installer_dir
+        .join(format!("rootfs-{}.spdx.json", cx.knobs.platform))
+}
+
+/// Assembles `config` once into the image and cataloguer given and, with `tar`, a tar there.
+fn assemble_all(
+    config: &Config,
+    actx: &AssembleContext<'_>,
+    tar: Option<&Path>,
+    image: Option<&mut dyn Sink>,
+    catalogue: Option<&mut Cataloguer>,
+) -> Result<()> {
+    let mut run = |s: &mut dyn Sink| -> Result<()> {
+        assemble(config, actx, s)?;
+        Ok(())
+    };
+    let Some(tar_path) = tar else {
+        let mut sinks: Vec<&mut dyn Sink> = Vec::new();
+        if let Some(i) = image {
+            sinks.push(i);
+        }
+        if let Some(c) = catalogue {
+            sinks.push(c);
+        }
+        return fan_out(sinks, &mut run);
+    };
+    write_atomically(tar_path, |f| {
+        let mut tar = TarSink::new(std::io::BufWriter::with_capacity(1 << 20, f));
+        {
+            let mut sinks: Vec<&mut dyn Sink> = vec![&mut tar];
+            if let Some(i) = image {
+                sinks.push(i);
+            }
+            if let Some(c) = catalogue {
+                sinks.push(c);
+            }
+            fan_out(sinks, &mut run)?;
+        }
+        tar.finish()?;
+        Ok(())
+    })
+}
+
+/// Runs `run` once over every sink in `sinks`, teeing the stream (nothing to do without one).
+fn fan_out(
+    mut sinks: Vec<&mut dyn Sink>,
+    run: &mut dyn FnMut(&mut dyn Sink) -> Result<()>,
+) -> Result<()> {
+    match sinks.len() {
+        0 => Ok(()),
+        1 => run(sinks.pop().expect("one sink")),
+        _ => {
+            let first = sinks.remove(0);
+            fan_out(sinks, &mut |rest| run(&mut Tee::new(&mut *first, rest)))
+        }
+    }
+}
+
 /// Every image reference a yml names (kernel, init, volumes, containers), expanded, once.
 pub fn image_refs(config: &Config) -> Vec<String> {
     let mut refs = Vec::new();
     let mut push = |r: &str| {
-        let e = yml::expand_reference(r);
+        let e = evebuild_oci::reference_expand(r);
         if !r.is_empty() && !refs.contains(&e) {
             refs.push(e);
         }

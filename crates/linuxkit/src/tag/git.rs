@@ -46,6 +46,7 @@ pub struct Repo {
 }
 
 /// Run git in `dir` and return its stdout; a non-zero exit is an error carrying stderr.
+/// Dates are UTC (`format-local:` formats) and no optional lock is taken.
 fn git(dir: &Path, args: &[&OsStr]) -> Result<Vec<u8>, GitError> {
     let err = |stderr: String| GitError {
         dir: dir.to_path_buf(),
@@ -61,12 +62,22 @@ fn git(dir: &Path, args: &[&OsStr]) -> Result<Vec<u8>, GitError> {
         .arg(dir)
         .args(args)
         .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("TZ", "UTC")
         .output()
         .map_err(|e| err(format!("cannot run git (install the `git` package): {e}")))?;
     if !out.status.success() {
         return Err(err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
     Ok(out.stdout)
+}
+
+/// Asks git in `dir` a question: its stdout trimmed, or `None` when git fails (not a
+/// repository, no such revision, git missing) — for callers with a fallback.
+pub fn git_output(dir: &Path, args: &[&str]) -> Option<String> {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    git(dir, &args)
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out).trim().to_string())
 }
 
 fn os(s: &str) -> &OsStr {
@@ -248,17 +259,11 @@ impl Repo {
 
     /// `core.quotePath` (default true): whether git's non-`-z` listings quote bytes >= 0x80.
     pub fn quote_path_fully(&self) -> Result<bool, GitError> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&self.top)
-            .args(["config", "--type=bool", "--get", "core.quotepath"])
-            .output()
-            .map_err(|e| GitError {
-                dir: self.top.clone(),
-                args: "config core.quotepath".into(),
-                stderr: e.to_string(),
-            })?;
-        Ok(out.stdout.trim_ascii() != b"false")
+        let value = git_output(
+            &self.top,
+            &["config", "--type=bool", "--get", "core.quotepath"],
+        );
+        Ok(value.as_deref() != Some("false"))
     }
 }
 

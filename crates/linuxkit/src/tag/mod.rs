@@ -26,11 +26,11 @@ pub mod git;
 pub mod template;
 
 use crate::buildyml::{BuildYml, BuildYmlError, DEFAULT_BUILD_YML, clean_path};
+use evebuild_oci::reference_expand;
 use git::{GitError, Listing, RelPath, Repo, RepoFinder, git_would_quote, is_under};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -125,22 +125,9 @@ impl PkgTag {
         format!("{}/{}:{}", self.org, self.image, tag)
     }
 
-    /// `--canonical` output: [`reference_expand`] of [`PkgTag::reference`].
+    /// `--canonical` output: linuxkit's `ReferenceExpand` of [`PkgTag::reference`].
     pub fn canonical(&self) -> String {
         reference_expand(&self.reference())
-    }
-}
-
-/// linuxkit's `ReferenceExpand`: one component → `docker.io/library/…`; two components whose
-/// first has no `.` or `:` and is not `localhost` → `docker.io/…`; no `:latest` is added.
-pub fn reference_expand(reference: &str) -> String {
-    let parts: Vec<&str> = reference.split('/').collect();
-    match parts.len() {
-        1 => format!("docker.io/library/{reference}"),
-        2 if !parts[0].contains('.') && !parts[0].contains(':') && parts[0] != "localhost" => {
-            format!("docker.io/{reference}")
-        }
-        _ => reference.to_string(),
     }
 }
 
@@ -491,17 +478,10 @@ fn content_hash(pkg_path: &Path, pkg_rel: &RelPath, a: &RepoAnswers) -> Result<S
         let Ok(mut file) = std::fs::File::open(&path) else {
             continue;
         };
-        let mut buf = [0u8; 64 * 1024];
-        loop {
-            let n = file.read(&mut buf).map_err(|source| TagError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
+        std::io::copy(&mut file, &mut hasher).map_err(|source| TagError::Io {
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok(hex::encode(hasher.finalize()))
 }
@@ -546,19 +526,6 @@ fn absolute(p: &Path) -> Result<PathBuf, TagError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reference_expansion() {
-        assert_eq!(reference_expand("alpine:3"), "docker.io/library/alpine:3");
-        assert_eq!(
-            reference_expand("lfedge/eve-x:ab"),
-            "docker.io/lfedge/eve-x:ab"
-        );
-        assert_eq!(reference_expand("localhost/x:1"), "localhost/x:1");
-        assert_eq!(reference_expand("reg.io/x:1"), "reg.io/x:1");
-        assert_eq!(reference_expand("reg:5000/x"), "reg:5000/x");
-        assert_eq!(reference_expand("a/b/c:1"), "a/b/c:1");
-    }
 
     #[test]
     fn trim_space_like_go() {

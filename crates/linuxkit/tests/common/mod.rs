@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-pub use evebuild_testkit::{run, tool};
+#[allow(unused_imports)]
+pub use evebuild_testkit::{run, tool, umoci_unpack};
 
 /// One member of a hand-made layer.
 #[derive(Clone)]
@@ -285,4 +286,20 @@ pub fn tar_names(tar: &[u8]) -> Vec<String> {
         .lines()
         .map(String::from)
         .collect()
+}
+
+/// Compares each `(name, text)` with the file `name` in the golden directory `dir`; with
+/// `EVEBUILD_BLESS` set, writes them there instead (then review the diff).
+pub fn check_golden(dir: &str, outputs: Vec<(String, String)>) {
+    let bless = std::env::var_os("EVEBUILD_BLESS").is_some();
+    for (name, got) in outputs {
+        let path = Path::new(dir).join(&name);
+        if bless {
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(got, want, "{name} differs from {}", path.display());
+    }
 }

@@ -1,16 +1,9 @@
-//! Test helpers: small images made with the store's own writer, real tools found on PATH (a
-//! missing one fails the test naming its Debian package), and a real registry (Debian's
-//! `docker-registry`, CNCF distribution) on 127.0.0.1 with a free port.
+//! Test helpers: small images made with the store's own writer, and what every crate's tests
+//! share (real tools found on PATH, a real registry, incompressible data) from the testkit.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 #[allow(unused_imports)]
-pub use evebuild_testkit::{Registry, free_port, run, tool};
-
-mod noise;
-pub use noise::noise;
+pub use evebuild_testkit::{Registry, free_port, noise, run, tool, umoci_unpack};
 
 use evebuild_oci::spec::{ConfigBuilder, Descriptor, ImageConfigurationBuilder, RootFsBuilder};
 use evebuild_oci::{Compression, Platform, Reference, Store};
@@ -113,21 +106,4 @@ pub fn blob_names(store: &Store) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// Unpacks the image named `name` in the layout at `layout` with `umoci unpack --rootless`;
-/// returns the bundle's directory (removed on drop) and the path of its rootfs.
-pub fn umoci_unpack(layout: &Path, name: &str) -> (tempfile::TempDir, PathBuf) {
-    let umoci = tool("umoci", "umoci");
-    let bundle = tempfile::tempdir().unwrap();
-    let dest = bundle.path().join("b");
-    run(Command::new(umoci)
-        .args([
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!("{}:{name}", layout.display()),
-        ])
-        .arg(&dest));
-    (bundle, dest.join("rootfs"))
 }

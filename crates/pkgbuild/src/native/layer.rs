@@ -5,8 +5,8 @@
 
 use super::fs::{Data, Fs, Node};
 use crate::Error;
+use evebuild_oci::DigestWriter;
 use evebuild_tree::{Entry, EntryPath, Kind, Sink, tar::TarSink};
-use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -55,17 +55,19 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// By magic bytes: xz and bzip2 here (archives `ADD` unpacks), gzip and zstd as the OCI
+    /// store tells them.
     fn sniff(b: &[u8]) -> Compression {
-        if b.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else if b.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        if b.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
             Compression::Xz
         } else if b.starts_with(b"BZh") {
             Compression::Bzip2
         } else {
-            Compression::None
+            match evebuild_oci::Compression::sniff(b) {
+                evebuild_oci::Compression::Gzip => Compression::Gzip,
+                evebuild_oci::Compression::Zstd => Compression::Zstd,
+                evebuild_oci::Compression::None => Compression::None,
+            }
         }
     }
 }
@@ -208,30 +210,11 @@ pub struct NewLayer {
     pub diff_id: String,
 }
 
-struct HashWriter<W> {
-    inner: W,
-    hash: Sha256,
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Streams `nodes` (in path order, contents loaded or on the host) as a tar into `out` and
 /// returns the tar's `sha256:` (the diff_id).
 pub fn write_tar(nodes: &[Node], out: impl Write) -> Result<String, Error> {
     let tree_err = |e: evebuild_tree::Error| Error::Other(format!("writing layer: {e}"));
-    let mut tar = TarSink::new(HashWriter {
-        inner: out,
-        hash: Sha256::new(),
-    });
+    let mut tar = TarSink::new(DigestWriter::new(out));
     for n in nodes {
         match &n.data {
             Data::Host(p) => {
@@ -251,7 +234,7 @@ pub fn write_tar(nodes: &[Node], out: impl Write) -> Result<String, Error> {
     hashed
         .flush()
         .map_err(|e| Error::Other(format!("writing layer: {e}")))?;
-    Ok(format!("sha256:{}", hex::encode(hashed.hash.finalize())))
+    Ok(hashed.finish().1.to_string())
 }
 
 /// Writes `layer` gzip-compressed into `out` (no name, time 0, level [`GZIP_LEVEL`]). The tar
