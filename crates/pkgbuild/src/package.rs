@@ -214,11 +214,7 @@ pub fn write_built(
                 let mut blob = store.begin_blob().map_err(oci_err)?;
                 native::layer::write_gzip(n, &mut blob)?;
                 let (d, size) = blob.commit(None, None, "layer").map_err(oci_err)?;
-                (
-                    d.to_string(),
-                    size,
-                    format::MT_OCI_LAYER_GZIP.to_string(),
-                )
+                (d.to_string(), size, format::MT_OCI_LAYER_GZIP.to_string())
             }
         };
         let d = Digest::parse(&digest).map_err(oci_err)?;

@@ -20,7 +20,9 @@ fn roundtrip(name: &str, opts: Options, sb_lines: &[&str]) {
     let out = unsquash(&path, dir.path(), "out");
     assert_same(name, &snapshot(&out), &expected(&tree, &opts));
 
-    let report = run(Command::new("unsquashfs").arg("-s").arg(&path));
+    let report = run(Command::new(tool("unsquashfs", "squashfs-tools"))
+        .arg("-s")
+        .arg(&path));
     for line in sb_lines.iter().chain(&[
         "Block size 131072",
         "Number of ids 3",
@@ -120,7 +122,9 @@ fn tail_ends_and_no_dedup() {
         &snapshot(&unsquash(&path, dir.path(), "o")),
         &expected(&tree, &opts),
     );
-    let report = run(Command::new("unsquashfs").arg("-s").arg(&path));
+    let report = run(Command::new(tool("unsquashfs", "squashfs-tools"))
+        .arg("-s")
+        .arg(&path));
     assert!(
         report.contains("Always-use-fragments option is specified"),
         "{report}"
@@ -138,7 +142,9 @@ fn listing_shows_kinds_owners_and_targets() {
     let (img, _) = build(&tree, options());
     let path = dir.path().join("l.img");
     std::fs::write(&path, &img).unwrap();
-    let list = run(Command::new("unsquashfs").arg("-lln").arg(&path));
+    let list = run(Command::new(tool("unsquashfs", "squashfs-tools"))
+        .arg("-lln")
+        .arg(&path));
     // (permissions, owner, size or device, path [-> target])
     for want in [
         "crw-rw---- 0/0 1,3 squashfs-root/dev/null",
@@ -235,7 +241,7 @@ fn mksquashfs_extracts_to_the_same_tree() {
     let src = dir.path().join("src");
     materialise(&tree, &src, &opts);
     let theirs = dir.path().join("theirs.img");
-    run(Command::new("mksquashfs")
+    run(Command::new(tool("mksquashfs", "squashfs-tools"))
         .arg(&src)
         .arg(&theirs)
         .args([

@@ -12,6 +12,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use evebuild_testkit::{noise, run, tool};
+
 pub const BS: usize = 128 * 1024;
 pub const ROOT_MTIME: i64 = 1_700_000_000;
 pub const IMPLIED_MTIME: i64 = 1_650_000_000;
@@ -24,23 +26,10 @@ pub fn p(s: impl AsRef<[u8]>) -> EntryPath {
     EntryPath::new(s).unwrap()
 }
 
-/// Deterministic bytes (xorshift), so failures reproduce.
-pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// Something that looks like machine code for `machine` behind an ELF header, with many
 /// call opcodes so that BCJ filters actually change it.
 pub fn fake_elf(machine: u16, len: usize, seed: u64) -> Vec<u8> {
-    let mut v = noise(seed, len);
+    let mut v = noise(len, seed);
     for (i, b) in v.iter_mut().enumerate() {
         if i % 7 == 0 {
             *b = 0xe8;
@@ -87,10 +76,10 @@ pub fn sample_tree() -> MemTree {
     };
     file(&mut t, "etc/empty-file", 0o644, Vec::new());
     file(&mut t, "etc/hostname", 0o644, b"eve\n".to_vec());
-    file(&mut t, "data/exact", 0o644, noise(1, BS));
-    file(&mut t, "data/one-less", 0o644, noise(2, BS - 1));
-    file(&mut t, "data/one-more", 0o644, noise(3, BS + 1));
-    let pattern = noise(4, 4096);
+    file(&mut t, "data/exact", 0o644, noise(BS, 1));
+    file(&mut t, "data/one-less", 0o644, noise(BS - 1, 2));
+    file(&mut t, "data/one-more", 0o644, noise(BS + 1, 3));
+    let pattern = noise(4096, 4);
     file(
         &mut t,
         "data/repeated-5m",
@@ -104,8 +93,8 @@ pub fn sample_tree() -> MemTree {
         0o600,
         pattern.repeat(5 * 1024 * 1024 / 4096),
     );
-    file(&mut t, "data/copy-of-exact", 0o640, noise(1, BS));
-    let mut holes = noise(5, 3 * BS + 1000);
+    file(&mut t, "data/copy-of-exact", 0o640, noise(BS, 1));
+    let mut holes = noise(3 * BS + 1000, 5);
     holes[BS..2 * BS].fill(0);
     file(&mut t, "data/holes", 0o644, holes);
     file(&mut t, "data/zeros", 0o644, vec![0; 2 * BS + 17]);
@@ -258,24 +247,10 @@ pub fn build(tree: &MemTree, opts: Options) -> (Vec<u8>, Stats) {
     (out.into_inner(), stats)
 }
 
-/// Runs a tool, failing the test with its output (and the package to install) on error.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!("cannot run {cmd:?} ({e}): install the Debian package squashfs-tools")
-    });
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Extracts an image with unsquashfs into `dir/name` and returns that path.
 pub fn unsquash(image: &Path, dir: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
-    run(Command::new("unsquashfs")
+    run(Command::new(tool("unsquashfs", "squashfs-tools"))
         .arg("-no-progress")
         .arg("-d")
         .arg(&out)
@@ -370,7 +345,7 @@ pub fn snapshot(root: &Path) -> Snapshot {
 
 /// `getfattr -R -d -m - -e hex` below root, parsed: path → sorted (name, value).
 fn getfattr(root: &Path) -> BTreeMap<Vec<u8>, Xattrs> {
-    let out = Command::new("getfattr")
+    let out = Command::new(tool("getfattr", "attr"))
         .args(["-R", "-h", "-d", "-m", "-", "-e", "hex", "--absolute-names"])
         .arg(root)
         .output()
