@@ -8,36 +8,22 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::process::Command;
 
 use common::*;
-use evebuild_oci::spec::{ConfigBuilder, ImageConfigurationBuilder, RootFsBuilder};
 use evebuild_oci::{Compression, Digest, Image, Platform, Reference, Store};
 
 /// Stores an image of two layers compressed with `compression`, tags it `name` and resolves it.
 fn image(store: &Store, name: &str, compression: Compression, seed: u64) -> Image {
-    let layers: Vec<_> = (0..2u64)
+    let layers: Vec<Vec<(&str, Vec<u8>)>> = (0..2u64)
         .map(|i| {
             let data = noise(300_000 + i as usize * 1000, seed + i);
             let text = format!("layer {i} of {name}").repeat(2000);
-            let tar = tar_of(&[("data/noise", &data), ("etc/text", text.as_bytes())]);
-            store.write_layer(&tar[..], compression).unwrap()
+            vec![("data/noise", data), ("etc/text", text.into_bytes())]
         })
         .collect();
-    let config = ImageConfigurationBuilder::default()
-        .architecture("amd64")
-        .os("linux")
-        .config(ConfigBuilder::default().build().unwrap())
-        .rootfs(
-            RootFsBuilder::default()
-                .typ("layers")
-                .diff_ids(Vec::<String>::new())
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let d = store.write_image(&config, &layers).unwrap();
+    let platform = Platform::linux("amd64");
+    let d = write_image_compressed(store, &platform, &layers, compression);
     let r = Reference::parse(name).unwrap();
     store.tag(&r, d).unwrap();
-    store.resolve(&r, &Platform::linux("amd64")).unwrap()
+    store.resolve(&r, &platform).unwrap()
 }
 
 /// What the real decompressor makes of layer `i`'s blob.

@@ -31,13 +31,21 @@ pub fn write_image(
     platform: &Platform,
     layers: &[Vec<(&str, Vec<u8>)>],
 ) -> Descriptor {
+    write_image_compressed(store, platform, layers, Compression::Gzip)
+}
+
+/// [`write_image`] with the layers compressed with `compression`.
+pub fn write_image_compressed(
+    store: &Store,
+    platform: &Platform,
+    layers: &[Vec<(&str, Vec<u8>)>],
+    compression: Compression,
+) -> Descriptor {
     let written: Vec<_> = layers
         .iter()
         .map(|files| {
             let files: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (*n, d.as_slice())).collect();
-            store
-                .write_layer(&tar_of(&files)[..], Compression::Gzip)
-                .unwrap()
+            store.write_layer(&tar_of(&files)[..], compression).unwrap()
         })
         .collect();
     let config = ImageConfigurationBuilder::default()
