@@ -10,6 +10,9 @@
 #                                        initramfs into the rootfs next to boot/kernel
 #   pkg/grub/kit/EFI/BOOT/BOOTX64.EFI    GRUB 2.06 (grub-efi-amd64-bin) with the modules the
 #                                        boot chain needs built in, prefix /EFI/BOOT
+#   pkg/grub/kit/EFI/BOOT/BOOT.img       legacy BIOS: GRUB's i386-pc boot.img (grub-pc-bin),
+#   pkg/grub/kit/EFI/BOOT/BOOT.pc        and a core.img whose embedded config finds the ESP by
+#                                        EVE's fixed GUID and runs its grub.cfg (the stub)
 #   pkg/dom0-ztools/kit/bin/busybox, bin/sh   what runs the rootfs /sbin/init
 #
 # The kit files are untracked and not git-ignored on purpose: linuxkit's tag rule then tags the
@@ -51,7 +54,8 @@ initrd_init="$project/pkg/kernel/initrd/init"
 
 # The kit's files, relative to the project; --clean removes exactly these.
 kit_files=(pkg/kernel/kit/kernel pkg/kernel/kit/initrd.img pkg/kernel/kit/kernel.tar
-  pkg/grub/kit/EFI/BOOT/BOOTX64.EFI pkg/dom0-ztools/kit/bin/busybox pkg/dom0-ztools/kit/bin/sh)
+  pkg/grub/kit/EFI/BOOT/BOOTX64.EFI pkg/grub/kit/EFI/BOOT/BOOT.img pkg/grub/kit/EFI/BOOT/BOOT.pc
+  pkg/dom0-ztools/kit/bin/busybox pkg/dom0-ztools/kit/bin/sh)
 
 if [ -n "$clean" ]; then
   for f in "${kit_files[@]}"; do rm -f "$project/$f"; done
@@ -68,6 +72,10 @@ fi
 grub_modules="part_gpt part_msdos fat squash4 iso9660 ext2 linux normal echo cat configfile
   search search_label search_fs_uuid probe regexp test chain loadenv efi_gop all_video
   serial terminal ls halt reboot sleep"
+# The same for legacy BIOS (BOOT.pc), with the BIOS disk driver instead of EFI video. It must
+# fit between the GPT and the first partition (sectors 34-2047).
+grub_pc_modules="biosdisk part_gpt part_msdos fat squash4 iso9660 ext2 linux normal echo cat
+  configfile search probe regexp test loadenv serial terminal ls halt reboot sleep"
 
 # Kernel modules the initramfs carries, in groups it loads as needed (each with its
 # dependencies, in load order): the disks (virtio, AHCI, NVMe), the CD drive (for root=LABEL=),
@@ -135,6 +143,7 @@ fetch_deb() {
 kernel_deb=$(fetch_deb "$kernel_pkg")
 grub_bin_deb=$(fetch_deb grub-efi-amd64-bin)
 grub_common_deb=$(fetch_deb grub-common)
+grub_pc_deb=$(fetch_deb grub-pc-bin)
 busybox_deb=$(fetch_deb busybox-static)
 
 work=$(mktemp -d)
@@ -151,7 +160,7 @@ dpkg-deb --fsys-tarfile "$kernel_deb" | tar -x -C "$x" --wildcards \
   "./lib/modules/$kver/kernel/drivers/nvme" "./lib/modules/$kver/kernel/fs" \
   "./lib/modules/$kver/kernel/lib" "./lib/modules/$kver/kernel/block" \
   "./lib/modules/$kver/kernel/crypto"
-for d in "$grub_bin_deb" "$grub_common_deb" "$busybox_deb"; do dpkg-deb -x "$d" "$x"; done
+for d in "$grub_bin_deb" "$grub_pc_deb" "$grub_common_deb" "$busybox_deb"; do dpkg-deb -x "$d" "$x"; done
 
 vmlinuz="$x/boot/vmlinuz-$kver"
 [ -f "$vmlinuz" ] || { echo "boot-kit: $kernel_deb has no boot/vmlinuz-$kver" >&2; exit 1; }
@@ -202,6 +211,19 @@ tar -C "$work/kt" --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 
 # GRUB, with the grub-mkimage and modules of the same packages.
 "$x/usr/bin/grub-mkimage" -d "$x/usr/lib/grub/x86_64-efi" -O x86_64-efi -p /EFI/BOOT \
   -o "$work/BOOTX64.EFI" $grub_modules
+# Legacy BIOS. EVE's BOOT.pc runs gptprio.next; a stock GRUB has none. Its embedded config
+# runs before normal mode (no if/for), so it takes the ESP as partition 1 of the boot disk
+# (make-raw's fixed number for efi) and enters normal mode there: the ESP's grub.cfg (the stub)
+# finds the rootfs partition and, on a PC BIOS ($grub_platform = pc), reads its grub.cfg.
+cat >"$work/bios.cfg" <<'CFG'
+set root=$root,gpt1
+set prefix=($root)/EFI/BOOT
+echo "EVE: legacy BIOS GRUB, ESP ($root)"
+normal
+CFG
+"$x/usr/bin/grub-mkimage" -d "$x/usr/lib/grub/i386-pc" -O i386-pc -p /EFI/BOOT \
+  -c "$work/bios.cfg" -o "$work/BOOT.pc" $grub_pc_modules
+cp "$x/usr/lib/grub/i386-pc/boot.img" "$work/BOOT.img"
 
 # Installs $1 as $2 (mode $3) unless it is already there byte for byte.
 put() {
@@ -217,6 +239,8 @@ put "$vmlinuz" "$kernel_kit/kernel" 0644
 put "$work/initrd.img" "$kernel_kit/initrd.img" 0644
 put "$work/kernel.tar" "$kernel_kit/kernel.tar" 0644
 put "$work/BOOTX64.EFI" "$grub_kit/EFI/BOOT/BOOTX64.EFI" 0644
+put "$work/BOOT.pc" "$grub_kit/EFI/BOOT/BOOT.pc" 0644
+put "$work/BOOT.img" "$grub_kit/EFI/BOOT/BOOT.img" 0644
 put "$busybox" "$init_kit/bin/busybox" 0755
 if [ "$(readlink "$init_kit/bin/sh" 2>/dev/null)" != busybox ]; then
   rm -f "$init_kit/bin/sh"
@@ -224,7 +248,7 @@ if [ "$(readlink "$init_kit/bin/sh" 2>/dev/null)" != busybox ]; then
 fi
 touch -h -d "@$SOURCE_DATE_EPOCH" "$init_kit/bin/sh"
 
-echo "boot-kit: $project uses kernel $kver ($(basename "$kernel_deb")), $(basename "$grub_bin_deb"), $(basename "$busybox_deb")"
+echo "boot-kit: $project uses kernel $kver ($(basename "$kernel_deb")), $(basename "$grub_bin_deb"), $(basename "$grub_pc_deb"), $(basename "$busybox_deb")"
 for f in "${kit_files[@]}"; do
   printf '  %-40s %10s bytes\n' "$f" "$(stat -c %s "$project/$f")"
 done

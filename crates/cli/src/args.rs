@@ -190,6 +190,9 @@ pub struct VmArgs {
     /// Memory in MiB.
     #[arg(long, default_value_t = 2048)]
     pub memory: u32,
+    /// Boot with a legacy PC BIOS (SeaBIOS) instead of UEFI (OVMF): checks the MBR's GRUB.
+    #[arg(long)]
+    pub legacy_bios: bool,
 }
 
 /// `evebuild cache …`: the image store (linuxkit's cache layout).

@@ -238,6 +238,11 @@ fn vm_options(vm: &crate::args::VmArgs) -> Result<evebuild_run::RunOptions> {
         accel,
         tpm: vm.tpm,
         memory_mib: vm.memory,
+        firmware: if vm.legacy_bios {
+            Some(evebuild_run::Firmware::seabios()?)
+        } else {
+            None
+        },
         ..Default::default()
     })
 }

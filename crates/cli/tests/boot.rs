@@ -1,7 +1,8 @@
 //! Boot truth: the example built with the boot kit boots under QEMU + OVMF (TCG) through
 //! EVE's chain — ESP stub → GRUB inside IMGA → kernel with root=PARTUUID → squashfs root →
-//! the init that checks what the build put there — and `verify-boot` says so; a disk whose
-//! IMGA was zeroed, or a rootfs without the files-section entry the marker checks, fails.
+//! the init that checks what the build put there — and `verify-boot` says so; the live disk
+//! also boots from a legacy BIOS (SeaBIOS) through the MBR's GRUB; a disk whose IMGA was
+//! zeroed, or a rootfs without the files-section entry the marker checks, fails.
 
 mod common;
 
@@ -11,18 +12,15 @@ use std::fs;
 const MARKER: &str = "^EVEBUILD-BOOT-OK live ";
 
 fn verify(p: &Project, image: &std::path::Path) -> Run {
+    verify_with(p, image, &["--timeout", "150"])
+}
+
+fn verify_with(p: &Project, image: &std::path::Path, flags: &[&str]) -> Run {
     Run {
         out: p
             .evebuild()
-            .args([
-                "verify-boot",
-                "--accel",
-                "tcg",
-                "--timeout",
-                "150",
-                "--expect",
-                MARKER,
-            ])
+            .args(["verify-boot", "--accel", "tcg", "--expect", MARKER])
+            .args(flags)
             .arg(image)
             .output()
             .unwrap(),
@@ -49,11 +47,30 @@ fn live_qcow2_boots_to_the_marker() {
     );
     assert!(dist.join("live.qcow2.boot.log").is_file());
 
-    // The same disk with IMGA zeroed does not boot.
+    // Legacy BIOS: SeaBIOS runs the MBR's GRUB boot code, which loads BOOT.pc from sector 34,
+    // which finds the ESP and, through its stub, IMGA's grub.cfg.
     let raw = dist.join("live.raw");
+    let r = verify_with(&p, &raw, &["--legacy-bios", "--timeout", "150"]);
+    assert!(r.ok(), "legacy BIOS:\n{}", r.text());
+    let log = fs::read_to_string(dist.join("live.raw.boot.log")).unwrap();
+    assert!(log.contains("-bios /usr/share/seabios/"), "{log}");
+    // ... and only through that boot code: without it SeaBIOS finds nothing to boot.
+    let bare = dist.join("live-no-mbr-code.raw");
+    fs::copy(&raw, &bare).unwrap();
+    let f = fs::OpenOptions::new().write(true).open(&bare).unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(&[0u8; 446], 0).unwrap();
+    let r = verify_with(&p, &bare, &["--legacy-bios", "--timeout", "30"]);
+    assert!(
+        !r.ok(),
+        "a disk without MBR boot code booted:\n{}",
+        r.text()
+    );
+    fs::remove_file(&bare).unwrap();
+
+    // The same disk with IMGA zeroed does not boot.
     let (off, len) = partition(&raw, 2);
     let f = fs::OpenOptions::new().write(true).open(&raw).unwrap();
-    use std::os::unix::fs::FileExt;
     f.write_all_at(&vec![0u8; len as usize], off).unwrap();
     let r = verify(&p, &raw);
     assert!(!r.ok(), "a disk without a rootfs booted:\n{}", r.text());

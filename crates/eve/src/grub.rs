@@ -14,8 +14,8 @@
 //! GRUB binary must have these modules built in: part_gpt fat squash4 iso9660 probe regexp
 //! test chain search configfile loadenv echo.
 //!
-//! Not here: the rootfs's own grub.cfg (it comes from the grub package), legacy BIOS
-//! (`BOOT.pc`'s embedded config) and the HiKey/Android variant.
+//! Not here: the rootfs's own grub.cfg and `BOOT.pc`'s embedded config (both come from the
+//! grub package), and the HiKey/Android variant.
 
 /// The ESP's `EFI/BOOT/grub.cfg`: chainload `/EFI/BOOT/BOOTX64.EFI` of the rootfs partition.
 ///
@@ -31,7 +31,9 @@
 /// Details that matter on stock GRUB 2.06: `probe --part-uuid` prints the GUID in lower case;
 /// the wildcard `(hd0,gpt*)` yields names *with* parentheses, which `regexp` strips before
 /// `chainloader ($dev)/…`. When the chainload fails (no rootfs on the partition) the stub says
-/// so and reboots, as EVE's does.
+/// so and reboots, as EVE's does. Run by a legacy-BIOS GRUB (`BOOT.pc`, `$grub_platform` =
+/// `pc`), which cannot chainload an EFI binary, the stub reads the chosen partition's
+/// `/EFI/BOOT/grub.cfg` instead (EVE's BOOT.pc does the same from its embedded config).
 pub const ESP_STUB_CFG: &str = r#"# EVE: boot the GRUB inside the rootfs partition chosen by GPT priority.
 set dev=""
 gptprio.next -d dev -u uuid
@@ -62,6 +64,10 @@ else
   echo "EVE: booting rootfs partition $dev ($uuid)"
 fi
 set root=$dev
+if [ "$grub_platform" = "pc" ]; then
+  # Legacy BIOS (BOOT.pc): no EFI binary to chainload; run the rootfs's grub.cfg itself.
+  configfile ($dev)/EFI/BOOT/grub.cfg
+fi
 chainloader ($dev)/EFI/BOOT/BOOTX64.EFI
 boot
 echo "EVE: cannot boot /EFI/BOOT/BOOTX64.EFI on ($dev); rebooting"

@@ -21,6 +21,8 @@ pub const KIT_FILES: &[&str] = &[
     "pkg/kernel/kit/initrd.img",
     "pkg/kernel/kit/kernel.tar",
     "pkg/grub/kit/EFI/BOOT/BOOTX64.EFI",
+    "pkg/grub/kit/EFI/BOOT/BOOT.img",
+    "pkg/grub/kit/EFI/BOOT/BOOT.pc",
     "pkg/dom0-ztools/kit/bin/busybox",
 ];
 

@@ -7,7 +7,8 @@
 //! looping; interactive runs get `-nographic` (console and monitor on the terminal; Ctrl-A X
 //! quits).
 //!
-//! Firmware is Debian's `ovmf` package unless [`RunOptions::firmware`] names a file. Not
+//! Firmware is Debian's `ovmf` package unless [`RunOptions::firmware`] names a file (such as
+//! SeaBIOS, for legacy-BIOS boots). Not
 //! handled: Secure Boot variables, arm64/riscv64 guests, USB passthrough.
 
 use crate::accel::AccelChoice;
@@ -24,7 +25,10 @@ pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 /// The variable store template that goes with [`OVMF_CODE`].
 pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
-/// The UEFI firmware a VM boots.
+/// SeaBIOS, the legacy PC BIOS (Debian package `seabios`), for [`Firmware::seabios`].
+pub const SEABIOS: &str = "/usr/share/seabios/bios-256k.bin";
+
+/// The firmware a VM boots: UEFI (OVMF) unless a legacy BIOS image is named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Firmware {
     /// One image, loaded with `-bios`.
@@ -66,6 +70,14 @@ impl Firmware {
             why: format!(
                 "neither {OVMF_BIOS} nor {OVMF_CODE} exists: install the Debian package ovmf"
             ),
+        })
+    }
+
+    /// SeaBIOS, to boot an image the legacy-BIOS way (its MBR boot code); fails naming the
+    /// package when it is not installed.
+    pub fn seabios() -> Result<Firmware, RunError> {
+        Firmware::find(Some(&Firmware::Bios(SEABIOS.into()))).map_err(|_| RunError::Firmware {
+            why: format!("{SEABIOS} does not exist: install the Debian package seabios"),
         })
     }
 

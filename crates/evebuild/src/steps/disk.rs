@@ -56,7 +56,7 @@ impl Build<'_> {
             .context("placing the live partitions")?;
         let esp = self.esp(layout.partition("efi")?.len())?;
         key.add("esp", &esp.sha256);
-        let mut disk = partitions::disk(&layout, None)?;
+        let mut disk = partitions::disk(&layout, esp.legacy.as_ref())?;
         layout.add_file(&mut disk, "efi", &esp.path)?;
         layout.add_file(&mut disk, "imga", &rootfs.path)?;
         layout.add_file(&mut disk, "conf", &config.path)?;

@@ -3,11 +3,16 @@
 //! stub, in a FAT filesystem one sector smaller than the partition (`dir2vfat`), FAT32 when
 //! that is at least 33792 KiB. Written to `.evebuild/efi.img` in the version's directory: an
 //! intermediate, not one of EVE's artifacts.
+//!
+//! Legacy BIOS: on amd64, when the grub package also carries `EFI/BOOT/BOOT.img` (GRUB's
+//! i386-pc boot.img) and `EFI/BOOT/BOOT.pc` (a core.img), the disk gets them as make-raw's
+//! `deploy_legacy_grub` writes them (see [`evebuild_eve::partitions::LegacyGrub`]).
 
 use super::Build;
 use crate::state::KeyBuilder;
 use anyhow::{Context as _, Result, bail};
 use evebuild_eve::compose::ImageKind;
+use evebuild_eve::partitions::LegacyGrub;
 use evebuild_fat::{FatOptions, FatType, FatWriter};
 use evebuild_tree::{Entry, EntryPath, Kind, MemTree};
 use std::path::PathBuf;
@@ -36,6 +41,9 @@ pub struct Esp {
     pub path: PathBuf,
     /// Its SHA-256.
     pub sha256: String,
+    /// GRUB's legacy-BIOS boot code and stage 2, for the MBR and sector 34 (amd64 grub
+    /// packages that carry `EFI/BOOT/BOOT.img` and `EFI/BOOT/BOOT.pc`).
+    pub legacy: Option<LegacyGrub>,
 }
 
 impl Build<'_> {
@@ -57,6 +65,11 @@ impl Build<'_> {
         let mut esp = esp_tree(&tree, cx.source_date_epoch)
             .with_context(|| format!("{} has no EFI/BOOT/BOOT*.EFI", grub.reference))?;
         extras.replay(&mut esp)?;
+        let legacy = if cx.knobs.zarch == "amd64" {
+            legacy_grub(&esp).with_context(|| format!("legacy-BIOS GRUB of {}", grub.reference))?
+        } else {
+            None
+        };
         let mut key = KeyBuilder::new("esp");
         key.add("grub", grub.manifest_descriptor.digest().to_string())
             .add("stub", evebuild_eve::grub::ESP_STUB_CFG)
@@ -79,6 +92,7 @@ impl Build<'_> {
         Ok(Esp {
             path,
             sha256: report.sha256,
+            legacy,
         })
     }
 
@@ -99,6 +113,22 @@ impl Build<'_> {
         };
         self.ensure_image(reference)
     }
+}
+
+/// make-raw's `deploy_legacy_grub` input: `EFI/BOOT/BOOT.img` and `EFI/BOOT/BOOT.pc` of the
+/// ESP, when the grub package has `BOOT.pc`.
+fn legacy_grub(esp: &MemTree) -> Result<Option<LegacyGrub>> {
+    let file = |name: &str| {
+        let path = EntryPath::new(format!("EFI/BOOT/{name}")).expect("valid");
+        esp.get(&path).map(|(_, data)| data.to_vec())
+    };
+    let Some(boot_pc) = file("BOOT.pc") else {
+        return Ok(None);
+    };
+    let Some(boot_img) = file("BOOT.img") else {
+        bail!("EFI/BOOT/BOOT.pc comes without EFI/BOOT/BOOT.img (GRUB's i386-pc boot.img)");
+    };
+    Ok(Some(LegacyGrub::new(&boot_img, &boot_pc)?))
 }
 
 /// `EFI/` of the grub image with EVE's stub as `EFI/BOOT/grub.cfg`, every time `sde`.

@@ -197,7 +197,7 @@ impl Build<'_> {
         let extras = esp_extras(&boot_uuid("installer.raw", &seed), cx.source_date_epoch)?;
         let esp = self.esp_with(layout.partition("efi")?.len(), "efi-installer.img", &extras)?;
         key.add("esp", &esp.sha256);
-        let mut disk = partitions::disk(&layout, None)?;
+        let mut disk = partitions::disk(&layout, esp.legacy.as_ref())?;
         layout.add_file(&mut disk, "efi", &esp.path)?;
         layout.add_file(&mut disk, rootfs_part, &image.path)?;
         layout.add_file(&mut disk, "conf_win", &config.path)?;
