@@ -16,9 +16,12 @@
 //! commands as the Makefile), which keeps `describe`'s dirty rule and abbreviation length
 //! identical to EVE's; a failing command yields an empty string, as `$(shell …)` does.
 //!
-//! The dirty suffix is wall-clock time in EVE. It is a version string, not artifact bytes;
-//! we use the current UTC time too, except that `SOURCE_DATE_EPOCH`, when given, pins it (so
-//! a reproducibility check can build a dirty tree twice and get the same version).
+//! The dirty suffix is wall-clock time in EVE. The version reaches artifacts (the dist path,
+//! config.img's marker, the rootfs), so here it is the time of the tree instead: the newest
+//! modification time of the tracked files that differ from HEAD (the changes that make it
+//! dirty), which reads like EVE's ("when did I change this") and is the same for every build
+//! of the same working tree. `SOURCE_DATE_EPOCH`, when given, pins it. When no changed file
+//! is left to look at (only deletions), the last commit's time is used.
 
 use crate::knobs::Knobs;
 use evebuild_linuxkit::tag::git::git_output;
@@ -84,22 +87,33 @@ pub fn is_release_tag(s: &str) -> bool {
         }
 }
 
-/// When the dirty suffix is taken: now, or `SOURCE_DATE_EPOCH` if set.
+/// The time in the dirty suffix (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirtyTime(pub i64);
 
 impl DirtyTime {
-    /// `SOURCE_DATE_EPOCH` from `env` if it is a number, else the current time.
-    pub fn from_env_or_now(source_date_epoch: Option<&str>) -> DirtyTime {
-        source_date_epoch
-            .and_then(|s| s.trim().parse().ok())
-            .map(DirtyTime)
-            .unwrap_or_else(|| {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
-                DirtyTime(now)
-            })
+    /// `SOURCE_DATE_EPOCH` if it is a number, else the newest modification time of the
+    /// tracked files of the repository at `repo` that differ from HEAD, else the last commit's
+    /// time (0 outside a repository).
+    pub fn of_tree(repo: &Path, source_date_epoch: Option<&str>) -> DirtyTime {
+        if let Some(t) = source_date_epoch.and_then(|s| s.trim().parse().ok()) {
+            return DirtyTime(t);
+        }
+        let changed = || -> Option<i64> {
+            let top = git_output(repo, &["rev-parse", "--show-toplevel"])?;
+            let names = git_output(repo, &["diff", "--name-only", "-z", "HEAD"])?;
+            names
+                .split('\0')
+                .filter(|n| !n.is_empty())
+                .filter_map(|n| std::fs::symlink_metadata(Path::new(&top).join(n)).ok())
+                .filter_map(|m| m.modified().ok())
+                .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs() as i64)
+                .max()
+        };
+        let committed =
+            || git_output(repo, &["log", "-1", "--format=%ct"]).and_then(|s| s.parse().ok());
+        DirtyTime(changed().or_else(committed).unwrap_or(0))
     }
 
     /// `date -u +%Y-%m-%d.%H.%M`.
@@ -191,7 +205,10 @@ mod tests {
         assert_eq!(DirtyTime(0).format(), "1970-01-01.00.00");
         assert_eq!(DirtyTime(1_795_778_820).format(), "2026-11-27.11.27");
         assert_eq!(DirtyTime(951_825_600).format(), "2000-02-29.12.00");
-        assert_eq!(DirtyTime::from_env_or_now(Some("60")), DirtyTime(60));
+        assert_eq!(
+            DirtyTime::of_tree(Path::new("/nonexistent"), Some("60")),
+            DirtyTime(60)
+        );
     }
 
     fn knobs(args: &[&str]) -> Knobs {

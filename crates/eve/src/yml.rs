@@ -40,7 +40,7 @@ pub enum YmlError {
 }
 
 /// ROOTFS_VERSION of the tree at `source_root` (`evebuild version`): the knobs' override, or
-/// git's facts with the dirty time from `source_date_epoch` (else now).
+/// git's facts with the dirty time from `source_date_epoch` (else the tree's changes).
 pub fn rootfs_version(
     source_root: &Path,
     knobs: &Knobs,
@@ -50,7 +50,11 @@ pub fn rootfs_version(
         return v.clone();
     }
     let facts = GitFacts::read(source_root);
-    version::rootfs_version(knobs, &facts, DirtyTime::from_env_or_now(source_date_epoch))
+    version::rootfs_version(
+        knobs,
+        &facts,
+        DirtyTime::of_tree(source_root, source_date_epoch),
+    )
 }
 
 /// Compose and resolve `<source_root>/images/<kind>.yml.in` for `knobs`.

@@ -39,6 +39,20 @@ fn rootfs_version_from_git() {
         rootfs_version(&knobs(&["DEV=y", "PLATFORM=rt"]), &dirty, t),
         format!("0.0.0-feature_x-{short}-dirty-2026-11-27.11.27-dev-rt")
     );
+    // The dirty time is the newest change's modification time (not the clock), so two
+    // builds of one working tree agree; with only deletions, the last commit's time.
+    sh(
+        root,
+        "echo c > g && git add g && git commit -qm two && echo d >> g",
+    );
+    sh(root, "touch -d @1795778820 f && touch -d @1700000000 g");
+    assert_eq!(DirtyTime::of_tree(root, None), DirtyTime(1_795_778_820));
+    assert_eq!(DirtyTime::of_tree(root, Some("60")), DirtyTime(60));
+    sh(root, "git checkout -q f g && rm g");
+    assert!(GitFacts::read(root).dirty());
+    let committed: i64 = sh(root, "git log -1 --format=%ct").parse().unwrap();
+    assert_eq!(DirtyTime::of_tree(root, None), DirtyTime(committed));
+    sh(root, "git checkout -q g && git reset -q --hard HEAD~1");
     sh(root, "git checkout -q f && git tag 17.3.0");
     let tagged = GitFacts::read(root);
     assert_eq!(rootfs_version(&knobs(&["DEV=y"]), &tagged, t), "17.3.0");
