@@ -1,7 +1,7 @@
 //! Boot truth: the example built with the boot kit boots under QEMU + OVMF (TCG) through
 //! EVE's chain — ESP stub → GRUB inside IMGA → kernel with root=PARTUUID → squashfs root →
-//! the init that checks what the build put there — and `verify-boot` says so; the live disk
-//! also boots from a legacy BIOS (SeaBIOS) through the MBR's GRUB; a disk whose IMGA was
+//! the init that checks what the build put there — and `verify-boot` says so; the live and
+//! installer disks also boot from a legacy BIOS (SeaBIOS) through the MBR's GRUB; a disk whose IMGA was
 //! zeroed, or a rootfs without the files-section entry the marker checks, fails.
 
 mod common;
@@ -103,17 +103,23 @@ fn installer_raw_and_iso_boot_to_the_installer_marker() {
     let p = Project::with_boot_kit();
     p.run(&["ROOTFS_VERSION=0.0.0-test", "installer", "installer-iso"]);
     let dist = p.dist("0.0.0-test");
-    for image in ["installer.raw", "installer.iso"] {
+    // installer.raw also from a legacy BIOS (its MBR carries GRUB's boot code too).
+    for (image, firmware) in [
+        ("installer.raw", None),
+        ("installer.iso", None),
+        ("installer.raw", Some("--legacy-bios")),
+    ] {
         let r = Run {
             out: p
                 .evebuild()
                 .args(["verify-boot", "--accel", "tcg", "--timeout", "150"])
                 .args(["--expect", "^EVEBUILD-BOOT-OK installer "])
+                .args(firmware)
                 .arg(dist.join(image))
                 .output()
                 .unwrap(),
         };
-        assert!(r.ok(), "{image}:\n{}", r.text());
+        assert!(r.ok(), "{image} {firmware:?}:\n{}", r.text());
         assert!(
             r.stdout()
                 .contains("EVEBUILD-BOOT-OK installer 0.0.0-test-kvm-amd64"),
