@@ -132,7 +132,7 @@ pub enum Command {
         to: Option<String>,
     },
     /// Compare two builds' rootfs without mounting (EVE's tools/rootfs-diff.sh): each side a
-    /// rootfs.img (squashfs), a rootfs tar, a dist/<arch>/<version> directory or a tree.
+    /// rootfs.img (squashfs or ext4), a rootfs tar, a dist/<arch>/<version> directory or a tree.
     /// Module signatures and the kernel's signing key are normalised away. Exit status: 0
     /// identical, 1 different, 2 error.
     Diff {

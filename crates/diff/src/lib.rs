@@ -3,9 +3,10 @@
 //! What EVE's `tools/rootfs-diff.sh` is for — telling whether two builds of the same sources
 //! (a trusted build and CI's, say) made the same rootfs — without mounting, overlays or root.
 //! Each side is read as an entry stream ([`open`]): a squashfs rootfs.img ([`squashfs`]), a
-//! rootfs tar (plain or gzip), a `dist/<arch>/<version>` directory (its
-//! `installer/rootfs.img`, else its `rootfs-*.tar`) or an extracted tree. Ext4 images are not
-//! read yet (compare the rootfs tars instead).
+//! ext4 rootfs.img ([`ext4`]), a rootfs tar (plain or gzip), a `dist/<arch>/<version>`
+//! directory (its `installer/rootfs.img`, else its `rootfs-*.tar`) or an extracted tree. What a
+//! side cannot read (an ext4 image's xattrs and device numbers) is left out of the comparison
+//! and named by [`Snapshot::unread`].
 //!
 //! Before comparing, what legitimately differs between builds is normalised away
 //! ([`normalise`]: module signatures, the kernel's signing certificate) and the files in
@@ -19,6 +20,7 @@
 //! The result is one [`Difference`] per path, in path order; an added or removed directory
 //! is reported once, not with everything below it.
 
+pub mod ext4;
 pub mod format;
 pub mod normalise;
 pub mod squashfs;
@@ -130,6 +132,7 @@ pub struct Snapshot {
     kernel: Option<(Item, Vec<u8>)>,
     cert: Option<Vec<u8>>,
     links: Vec<(Vec<u8>, Item, Vec<u8>)>,
+    unread: Vec<&'static str>,
 }
 
 /// Does `path` match `pattern` (components, `*` for any one component)?
@@ -236,6 +239,11 @@ impl Snapshot {
         self
     }
 
+    /// What this side could not read (`xattrs`, `device numbers`): left out of comparisons.
+    pub fn unread(&self) -> &[&'static str] {
+        &self.unread
+    }
+
     /// Number of paths compared.
     pub fn len(&self) -> usize {
         self.items.len()
@@ -302,12 +310,9 @@ pub fn open(input: &Path) -> Result<Snapshot, DiffError> {
     head.truncate(n);
     if squashfs::is_squashfs(&head) {
         squashfs::read_squashfs(input, &mut snap).map_err(read_err)?;
-    } else if head.len() >= 1082 && head[1080..1082] == [0x53, 0xef] {
-        return Err(err(
-            "ext4 images are not readable yet: compare the rootfs tars (`evebuild rootfs.tar`) \
-             or squashfs builds instead"
-                .into(),
-        ));
+    } else if ext4::is_ext4(&head) {
+        ext4::read_ext4(input, &mut snap).map_err(read_err)?;
+        snap.unread = ext4::UNREAD.to_vec();
     } else if head.starts_with(b"\x1f\x8b") {
         let f = std::fs::File::open(input).map_err(|e| err(e.to_string()))?;
         evebuild_tree::tar::read_tar(flate2::read::GzDecoder::new(f), &mut snap)
@@ -317,7 +322,7 @@ pub fn open(input: &Path) -> Result<Snapshot, DiffError> {
         evebuild_tree::tar::read_tar(std::io::BufReader::new(f), &mut snap).map_err(read_err)?;
     } else {
         return Err(err(
-            "not a squashfs image, a tar or a directory: give rootfs.img, rootfs-<platform>.tar \
+            "not a squashfs or ext4 image, a tar or a directory: give rootfs.img, rootfs-<platform>.tar \
              or dist/<arch>/<version>"
                 .into(),
         ));
@@ -358,6 +363,7 @@ fn build_output(dir: &Path) -> Option<PathBuf> {
 
 /// Compares two sides.
 pub fn diff(a: &Snapshot, b: &Snapshot, mode: Mode) -> Vec<Difference> {
+    let unread: Vec<&str> = a.unread.iter().chain(&b.unread).copied().collect();
     let mut out: Vec<Difference> = Vec::new();
     let mut paths: Vec<&Vec<u8>> = a.items.keys().chain(b.items.keys()).collect();
     paths.sort();
@@ -380,7 +386,7 @@ pub fn diff(a: &Snapshot, b: &Snapshot, mode: Mode) -> Vec<Difference> {
             }
             (Some(x), Some(y)) => {
                 let what = match mode {
-                    Mode::Strict => strict(x, y),
+                    Mode::Strict => strict(x, y, &unread),
                     Mode::Content => content(a.resolve(p), b.resolve(p)),
                 };
                 if what.is_empty() {
@@ -398,12 +404,15 @@ pub fn diff(a: &Snapshot, b: &Snapshot, mode: Mode) -> Vec<Difference> {
     out
 }
 
-fn strict(x: &Item, y: &Item) -> Vec<&'static str> {
+fn strict(x: &Item, y: &Item, unread: &[&str]) -> Vec<&'static str> {
     let mut what = Vec::new();
+    let devices_read = !unread.contains(&"device numbers");
     match (&x.object, &y.object) {
         (Object::File(h1), Object::File(h2)) if h1 != h2 => what.push("content"),
         (Object::Symlink(t1), Object::Symlink(t2)) if t1 != t2 => what.push("target"),
-        (Object::Device(..), Object::Device(..)) if x.object != y.object => what.push("device"),
+        (Object::Device(..), Object::Device(..)) if devices_read && x.object != y.object => {
+            what.push("device")
+        }
         (a, b) if a.type_name() != b.type_name() => what.push("type"),
         _ => {}
     }
@@ -413,7 +422,7 @@ fn strict(x: &Item, y: &Item) -> Vec<&'static str> {
     if x.owner != y.owner {
         what.push("owner");
     }
-    if x.xattrs != y.xattrs {
+    if x.xattrs != y.xattrs && !unread.contains(&"xattrs") {
         what.push("xattrs");
     }
     what
@@ -428,11 +437,18 @@ fn content(x: Option<&Item>, y: Option<&Item>) -> Vec<&'static str> {
     }
 }
 
-/// Reads and compares two sides.
-pub fn compare(a: &Path, b: &Path, mode: Mode) -> Result<Vec<Difference>, DiffError> {
+/// Reads and compares two sides; also returns what either side could not read (left out).
+pub fn compare(
+    a: &Path,
+    b: &Path,
+    mode: Mode,
+) -> Result<(Vec<Difference>, Vec<&'static str>), DiffError> {
     let left = open(a)?;
     let right = open(b)?;
-    Ok(diff(&left, &right, mode))
+    let mut unread: Vec<&'static str> = left.unread.iter().chain(&right.unread).copied().collect();
+    unread.sort_unstable();
+    unread.dedup();
+    Ok((diff(&left, &right, mode), unread))
 }
 
 #[cfg(test)]
