@@ -50,11 +50,13 @@ pub fn rootfs_version(
         return v.clone();
     }
     let facts = GitFacts::read(source_root);
-    version::rootfs_version(
-        knobs,
-        &facts,
-        DirtyTime::of_tree(source_root, source_date_epoch),
-    )
+    // The dirty time asks git about the changed files: only a dirty tree needs it.
+    let dirty_time = if facts.dirty() {
+        DirtyTime::of_tree(source_root, source_date_epoch)
+    } else {
+        DirtyTime(0)
+    };
+    version::rootfs_version(knobs, &facts, dirty_time)
 }
 
 /// Compose and resolve `<source_root>/images/<kind>.yml.in` for `knobs`.

@@ -199,20 +199,23 @@ pub fn build_tagged_with(
     })
 }
 
-/// Stores a natively built image: new layers, config, manifest (with the inputs annotation).
+/// Stores a natively built image: new layers (compressed, their diff_ids added to the config),
+/// config, manifest (with the inputs annotation).
 pub fn write_built(
     store: &Store,
     config: &ImageConfig,
     layers: &[OutLayer],
     key: &str,
 ) -> Result<Descriptor, Error> {
+    let mut config = config.clone();
     let mut descs = Vec::new();
     for l in layers {
         let (digest, size, mt) = match l {
             OutLayer::Base(b) => (b.digest.clone(), b.size, b.media_type.clone()),
-            OutLayer::New(n) => {
+            OutLayer::New(nodes) => {
                 let mut blob = store.begin_blob().map_err(oci_err)?;
-                native::layer::write_gzip(n, &mut blob)?;
+                let diff_id = native::layer::write_gzip(nodes, &mut blob)?;
+                config.rootfs.diff_ids.push(diff_id);
                 let (d, size) = blob.commit(None, None, "layer").map_err(oci_err)?;
                 (d.to_string(), size, format::MT_OCI_LAYER_GZIP.to_string())
             }
@@ -221,7 +224,7 @@ pub fn write_built(
         descs.push(Descriptor::new(mt.as_str().into(), size, d.to_oci()));
     }
     let config_desc = store
-        .put_json(format::MT_OCI_CONFIG, config)
+        .put_json(format::MT_OCI_CONFIG, &config)
         .map_err(oci_err)?;
     let platform = Platform::linux(&config.architecture);
     store

@@ -200,21 +200,17 @@ pub fn load_layer_data(nodes: &mut [Node], blobs: &dyn BlobSource) -> Result<(),
     Ok(())
 }
 
-/// A layer a build made: its entries, in path order (contents in memory or on the host), and
-/// its diff_id. It is compressed only when the image is stored ([`write_gzip`]).
-#[derive(Debug)]
-pub struct NewLayer {
-    /// The entries.
-    pub nodes: Vec<Node>,
-    /// `sha256:` of the uncompressed tar.
-    pub diff_id: String,
-}
-
-/// Streams `nodes` (in path order, contents loaded or on the host) as a tar into `out` and
-/// returns the tar's `sha256:` (the diff_id).
-pub fn write_tar(nodes: &[Node], out: impl Write) -> Result<String, Error> {
+/// Writes the layer made of `nodes` (in path order, contents loaded or on the host) into `out`
+/// as a gzip-compressed tar (no name, time 0, level [`GZIP_LEVEL`]), in one pass; returns the
+/// `sha256:` of the uncompressed tar (the layer's diff_id).
+pub fn write_gzip(nodes: &[Node], out: impl Write) -> Result<String, Error> {
+    let write_err = |e: io::Error| Error::Other(format!("writing layer: {e}"));
     let tree_err = |e: evebuild_tree::Error| Error::Other(format!("writing layer: {e}"));
-    let mut tar = TarSink::new(DigestWriter::new(out));
+    let gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(out, flate2::Compression::new(GZIP_LEVEL));
+    let mut tar = TarSink::new(DigestWriter::new(gz));
     for n in nodes {
         match &n.data {
             Data::Host(p) => {
@@ -230,29 +226,7 @@ pub fn write_tar(nodes: &[Node], out: impl Write) -> Result<String, Error> {
             }
         }
     }
-    let mut hashed = tar.finish().map_err(tree_err)?;
-    hashed
-        .flush()
-        .map_err(|e| Error::Other(format!("writing layer: {e}")))?;
-    Ok(hashed.finish().1.to_string())
-}
-
-/// Writes `layer` gzip-compressed into `out` (no name, time 0, level [`GZIP_LEVEL`]). The tar
-/// is made again from the entries, so a host file that changed since the build is an error.
-pub fn write_gzip(layer: &NewLayer, out: impl Write) -> Result<(), Error> {
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(out, flate2::Compression::new(GZIP_LEVEL));
-    let diff_id = write_tar(&layer.nodes, &mut gz)?;
-    gz.finish()
-        .map_err(|e| Error::Other(format!("writing layer: {e}")))?;
-    if diff_id != layer.diff_id {
-        return Err(Error::Other(format!(
-            "a layer changed while it was written (its tar is {diff_id}, it was {}): was a file \
-             of the build context modified during the build?",
-            layer.diff_id
-        )));
-    }
-    Ok(())
+    let (gz, diff_id, _) = tar.finish().map_err(tree_err)?.finish();
+    gz.finish().map_err(write_err)?;
+    Ok(diff_id.to_string())
 }

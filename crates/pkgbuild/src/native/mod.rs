@@ -12,8 +12,8 @@
 //! SOURCE_DATE_EPOCH; `created` = SOURCE_DATE_EPOCH.
 //!
 //! Cost: a stage keeps its files as an in-memory index whose contents stay where they are (the
-//! context, a base layer, memory); only the built stage's new layers are made into tars —
-//! once for their diff_ids here, once more when they are compressed into the store
+//! context, a base layer, memory); only the built stage's new layers are made into tars, in
+//! one pass that compresses them into the store and hashes their diff_ids
 //! ([`layer::write_gzip`]). Stages that are only copied from are never written.
 //!
 //! Not supported (a container builder does these): `RUN`, remote `ADD` sources, symbolic
@@ -30,7 +30,7 @@ use crate::dockerfile::{CmdLine, Command, CopyArgs, Dockerfile, Health, Instruct
 use crate::image_config::{Empty, Healthcheck, History, ImageConfig, rfc3339};
 use evebuild_tree::{Entry, EntryPath, Kind, MemTree};
 use fs::{Data, Fs, Node};
-use layer::{BlobSource, NewLayer};
+use layer::BlobSource;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -69,14 +69,16 @@ pub trait ImageSource: BlobSource {
 pub enum OutLayer {
     /// Reused from a base image.
     Base(LayerDesc),
-    /// Made by this build.
-    New(Arc<NewLayer>),
+    /// Made by this build: its entries in path order (contents in memory or on the host). It
+    /// becomes a tar only when the image is stored ([`layer::write_gzip`]).
+    New(Arc<Vec<Node>>),
 }
 
 /// The result of a build: a config and layers.
 #[derive(Debug)]
 pub struct Built {
-    /// The image configuration (`rootfs.diff_ids` filled in).
+    /// The image configuration. `rootfs.diff_ids` lists the base image's layers; the diff_ids
+    /// of the new layers are known once they are written ([`crate::package::write_built`]).
     pub config: ImageConfig,
     /// Layers, bottom first.
     pub layers: Vec<OutLayer>,
@@ -107,19 +109,11 @@ pub fn needs_container_builder(df: &Dockerfile) -> bool {
     df.stages.iter().any(|s| s.has_run())
 }
 
-/// A layer of a stage: reused from a base image, or made by the stage (its entries; its tar is
-/// made, and its diff_id computed, only when the stage is the one built).
-#[derive(Clone)]
-enum StageLayer {
-    Base(LayerDesc),
-    New(Arc<Vec<Node>>),
-}
-
 #[derive(Clone)]
 struct State {
     fs: Option<Fs>,
     pending_base: Vec<LayerDesc>,
-    layers: Vec<StageLayer>,
+    layers: Vec<OutLayer>,
     config: ImageConfig,
     env: Vec<(String, String)>,
     cmd_set: bool,
@@ -170,21 +164,9 @@ pub fn build(df: &Dockerfile, o: &Options) -> Result<Built, Error> {
     }
     st.config.created = Some(rfc3339(o.source_date_epoch));
     st.config.os = "linux".into();
-    let mut layers = Vec::new();
-    for l in st.layers {
-        layers.push(match l {
-            StageLayer::Base(d) => OutLayer::Base(d),
-            StageLayer::New(nodes) => {
-                let nodes = Arc::unwrap_or_clone(nodes);
-                let diff_id = layer::write_tar(&nodes, std::io::sink())?;
-                st.config.rootfs.diff_ids.push(diff_id.clone());
-                OutLayer::New(Arc::new(NewLayer { nodes, diff_id }))
-            }
-        });
-    }
     Ok(Built {
         config: st.config,
-        layers,
+        layers: st.layers,
     })
 }
 
@@ -299,7 +281,7 @@ impl<'a> Builder<'a> {
             State {
                 fs: None,
                 pending_base: img.layers.clone(),
-                layers: img.layers.into_iter().map(StageLayer::Base).collect(),
+                layers: img.layers.into_iter().map(OutLayer::Base).collect(),
                 config: img.config,
                 env: Vec::new(),
                 cmd_set: false,
@@ -523,7 +505,7 @@ impl<'a> Builder<'a> {
         for n in &nodes {
             fs.insert(n.clone());
         }
-        st.layers.push(StageLayer::New(Arc::new(nodes)));
+        st.layers.push(OutLayer::New(Arc::new(nodes)));
         Ok(true)
     }
 
