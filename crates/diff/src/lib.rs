@@ -363,7 +363,7 @@ fn build_output(dir: &Path) -> Option<PathBuf> {
 
 /// Compares two sides.
 pub fn diff(a: &Snapshot, b: &Snapshot, mode: Mode) -> Vec<Difference> {
-    let unread: Vec<&str> = a.unread.iter().chain(&b.unread).copied().collect();
+    let unread = unread_by_either(a, b);
     let mut out: Vec<Difference> = Vec::new();
     let mut paths: Vec<&Vec<u8>> = a.items.keys().chain(b.items.keys()).collect();
     paths.sort();
@@ -445,10 +445,15 @@ pub fn compare(
 ) -> Result<(Vec<Difference>, Vec<&'static str>), DiffError> {
     let left = open(a)?;
     let right = open(b)?;
-    let mut unread: Vec<&'static str> = left.unread.iter().chain(&right.unread).copied().collect();
+    Ok((diff(&left, &right, mode), unread_by_either(&left, &right)))
+}
+
+/// What one side or the other could not read, sorted, once each.
+fn unread_by_either(a: &Snapshot, b: &Snapshot) -> Vec<&'static str> {
+    let mut unread: Vec<&'static str> = a.unread.iter().chain(&b.unread).copied().collect();
     unread.sort_unstable();
     unread.dedup();
-    Ok((diff(&left, &right, mode), unread))
+    unread
 }
 
 #[cfg(test)]
